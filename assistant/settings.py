@@ -1,0 +1,107 @@
+"""All of paperbot's settings in one tree.
+
+Sources, strongest first: arguments, environment (`PAPERBOT_` prefix; nested fields joined
+by `_`, e.g. PAPERBOT_RETRIEVAL_K), a TOML file (`paperbot.toml` in the working directory,
+or the file PAPERBOT_CONFIG names), then the defaults below. Secrets come only from the
+environment.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from platformdirs import user_data_dir
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+def default_home() -> Path:
+    return Path(user_data_dir("paperbot", appauthor=False))
+
+
+def config_file() -> Path:
+    return Path(os.environ.get("PAPERBOT_CONFIG", "paperbot.toml"))
+
+
+class EmbeddingSettings(BaseModel):
+    provider: Literal["local", "openai"] = Field(
+        "local", description="local: all-MiniLM-L6-v2 on onnxruntime; openai: an OpenAI-compatible server."
+    )
+    model: str = Field("text-embedding-3-small", description="Model name for the openai provider.")
+    base_url: str | None = Field(None, description="OpenAI-compatible server URL (vLLM, Ollama...).")
+    batch_size: int = Field(32, ge=1, le=2048, description="Texts per embedding call.")
+    threads: int = Field(0, ge=0, description="onnxruntime threads for the local model; 0 = all cores.")
+    timeout: float = Field(60.0, gt=0, description="Seconds before a remote embedding call fails.")
+
+
+class ChromaSettings(BaseModel):
+    url: str | None = Field(None, description="Chroma server URL (http://host:8000); unset = embedded.")
+    collection: str = Field("paperbot", description="Prefix of the Chroma collection names.")
+
+
+class ChunkingSettings(BaseModel):
+    size: int = Field(128, ge=32, le=256, description="Chunk size in MiniLM tokens, title included.")
+    overlap: int = Field(24, ge=0, le=128, description="Tokens shared by neighbouring chunks.")
+
+
+class RetrievalSettings(BaseModel):
+    k: int = Field(5, ge=1, le=100, description="Papers returned by search and used by ask.")
+    candidates: int = Field(60, ge=1, le=1000, description="Chunks fetched from the store before grouping.")
+    min_score: float = Field(
+        0.40, ge=-1, le=1, description="Below this similarity the library is taken to hold no answer."
+    )
+
+
+class AnswerSettings(BaseModel):
+    engine: Literal["extractive"] = Field("extractive", description="Who writes answers.")
+    max_sentences: int = Field(4, ge=1, le=12, description="Sentences quoted in an extractive answer.")
+    min_sentence_score: float = Field(0.30, ge=-1, le=1, description="Weakest sentence similarity quoted.")
+
+
+class Settings(BaseSettings):
+    """Effective settings; `paperbot config` prints them."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PAPERBOT_",
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+        extra="ignore",
+    )
+
+    home: Path = Field(default_factory=default_home, description="Data directory (Chroma files).")
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)  # type: ignore[arg-type]
+    chroma: ChromaSettings = Field(default_factory=ChromaSettings)  # type: ignore[arg-type]
+    chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)  # type: ignore[arg-type]
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)  # type: ignore[arg-type]
+    answer: AnswerSettings = Field(default_factory=AnswerSettings)  # type: ignore[arg-type]
+    auto_sample: bool = Field(True, description="Ingest the bundled sample library when the library is empty.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file())
+        return init_settings, env_settings, toml
+
+    def openai_api_key(self) -> str | None:
+        """From the environment only, never from a file."""
+        key = os.environ.get("PAPERBOT_LLM_API_KEY") or os.environ.get("OPENAI_API_KEY")
+        return SecretStr(key).get_secret_value() if key else None
+
+    def public_view(self) -> dict[str, Any]:
+        """The settings as `paperbot config` shows them, secrets masked."""
+        data = self.model_dump(mode="json")
+        data["openai_api_key"] = "****" if self.openai_api_key() else None
+        return data

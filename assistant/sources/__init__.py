@@ -1,0 +1,61 @@
+"""Parsers for paper libraries, chosen by extension and a look at the content."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+from assistant.errors import PaperbotError
+from assistant.sources import arxiv_oai, csv_table, daily_papers, jsonl
+from assistant.sources.common import ParsedFile, read_text
+
+Parser = Callable[[Path], ParsedFile]
+
+PARSERS: dict[str, Parser] = {
+    daily_papers.FORMAT: daily_papers.parse,
+    arxiv_oai.FORMAT: jsonl.parse_arxiv,
+    jsonl.FORMAT: jsonl.parse_plain,
+    csv_table.FORMAT: csv_table.parse,
+}
+FORMATS = tuple(PARSERS)
+EXTENSIONS = {".txt", ".jsonl", ".ndjson", ".json", ".csv"}
+
+
+def detect_format(path: Path) -> str:
+    """The format of `path`, from its extension and its first records."""
+    suffix = path.suffix.casefold()
+    if suffix in {".jsonl", ".ndjson", ".json"}:
+        first = jsonl.first_object(path)
+        return arxiv_oai.FORMAT if first and arxiv_oai.looks_like(first) else jsonl.FORMAT
+    if suffix == ".csv":
+        return csv_table.FORMAT
+    text = read_text(path)
+    if daily_papers.looks_like(text):
+        return daily_papers.FORMAT
+    if csv_table.has_required_columns(csv_table.header(text)):
+        return csv_table.FORMAT
+    raise PaperbotError(f"{path}: unknown format; pass --format ({', '.join(FORMATS)})")
+
+
+def parse_file(path: Path, fmt: str | None = None) -> ParsedFile:
+    if fmt is not None and fmt not in PARSERS:
+        raise PaperbotError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    return PARSERS[fmt or detect_format(path)](path)
+
+
+def expand_paths(paths: Iterable[Path]) -> Iterator[tuple[Path, str | None]]:
+    """(file, None) for files to read; (file, reason) for files in folders left out."""
+    for path in paths:
+        if not path.exists():
+            raise PaperbotError(f"{path}: no such file or directory")
+        if path.is_file():
+            yield path, None
+            continue
+        for child in sorted(p for p in path.rglob("*") if p.is_file()):
+            if child.name.startswith("."):
+                continue
+            supported = child.suffix.casefold() in EXTENSIONS
+            yield child, None if supported else f"{child}: unsupported extension"
+
+
+__all__ = ["FORMATS", "ParsedFile", "detect_format", "expand_paths", "parse_file", "read_text"]

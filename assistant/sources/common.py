@@ -1,0 +1,121 @@
+"""What every parser shares: paper ids, title keys, dates, and the parse result."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+from assistant.errors import PaperbotError
+from assistant.models import Paper
+
+ARXIV_ID = re.compile(r"^(\d{4}\.\d{4,5}|[a-z\-]+(\.[A-Z]{2})?/\d{7})(v\d+)?$")
+_SPACES = re.compile(r"\s+")
+_NON_WORD = re.compile(r"[^\w]+")
+
+
+@dataclass
+class ParsedFile:
+    """Papers read from one file, and the records left out with the reason why."""
+
+    path: Path
+    format: str
+    papers: list[Paper] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def clean_text(text: str) -> str:
+    """Collapse the hard line wraps and runs of spaces that arXiv text carries."""
+    return _SPACES.sub(" ", text).strip()
+
+
+def title_key(title: str) -> str:
+    """A key under which differently punctuated or cased copies of a title meet."""
+    folded = unicodedata.normalize("NFKD", title).casefold()
+    return _NON_WORD.sub(" ", folded).strip()
+
+
+def arxiv_id(raw: str | None) -> str | None:
+    """The version-less arXiv id in `raw`, or None when it is not one."""
+    if not raw:
+        return None
+    candidate = raw.strip().removeprefix("arXiv:").rsplit("/abs/", 1)[-1]
+    match = ARXIV_ID.match(candidate)
+    return match.group(1) if match else None
+
+
+def paper_id(title: str, arxiv: str | None) -> str:
+    """The arXiv id where known, else a hash of the normalized title."""
+    if arxiv:
+        return arxiv
+    return "t-" + hashlib.sha1(title_key(title).encode()).hexdigest()[:12]
+
+
+def arxiv_url(arxiv: str | None) -> str | None:
+    return f"https://arxiv.org/abs/{arxiv}" if arxiv else None
+
+
+_DATE_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%a, %d %b %Y %H:%M:%S %Z", "%b %d, %Y", "%Y")
+
+
+def parse_date(raw: str | None) -> date | None:
+    """Dates as the supported formats write them; None for anything else."""
+    if not raw or not raw.strip():
+        return None
+    text = raw.strip()
+    for fmt in _DATE_FORMATS:
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def make_paper(
+    *,
+    title: str,
+    abstract: str,
+    source: str,
+    raw_id: str | None = None,
+    authors: tuple[str, ...] = (),
+    author_count: int | None = None,
+    published: date | None = None,
+    url: str | None = None,
+    categories: tuple[str, ...] = (),
+) -> Paper:
+    """Build a Paper with a stable id and normalized text."""
+    title = clean_text(title)
+    arxiv = arxiv_id(raw_id)
+    return Paper(
+        id=paper_id(title, arxiv),
+        title=title,
+        abstract=clean_text(abstract),
+        authors=authors,
+        author_count=author_count,
+        date=published,
+        url=url or arxiv_url(arxiv),
+        categories=categories,
+        sources=(source,),
+    )
+
+
+def missing_fields(title: str, abstract: str) -> str | None:
+    """Why a record cannot be a paper, or None when it can."""
+    missing = [name for name, value in (("title", title), ("abstract", abstract)) if not value.strip()]
+    return f"no {' or '.join(missing)}" if missing else None
+
+
+def read_text(path: Path) -> str:
+    """The file's text; a clear error for binary or non-UTF-8 files."""
+    data = path.read_bytes()
+    if not data.strip():
+        raise PaperbotError(f"{path}: file is empty")
+    if b"\x00" in data[:8192]:
+        raise PaperbotError(f"{path}: binary file, not a paper library")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise PaperbotError(f"{path}: not UTF-8 text (byte {exc.start})") from None

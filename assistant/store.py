@@ -1,0 +1,228 @@
+"""The Chroma side of the library. The only module that imports chromadb.
+
+Two collections: `<prefix>-chunks` (one vector per chunk, what retrieval queries) and
+`<prefix>-papers` (one record per paper: its JSON, content hash, and mean vector). A
+paper's record is written after its chunks, so the record marks a completed paper: an
+interrupted ingest leaves no record and the paper is simply written again next time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+
+from assistant.errors import PaperbotError
+from assistant.models import Chunk, Filters, Paper, ScoredChunk, date_int
+from assistant.settings import Settings
+from assistant.sources.common import title_key
+
+log = logging.getLogger(__name__)
+PAGE = 5000
+
+
+@dataclass(frozen=True)
+class StoredPaper:
+    """What ingest needs to know about a paper already in the library."""
+
+    id: str
+    content_hash: str
+    title_key: str
+
+
+@dataclass(frozen=True)
+class PaperWrite:
+    paper: Paper
+    chunks: list[Chunk]
+    vectors: np.ndarray
+
+
+def source_flag(source: str) -> str:
+    return "src_" + source.replace("-", "_")
+
+
+def chunk_metadata(paper: Paper, chunk: Chunk) -> dict[str, Any]:
+    meta: dict[str, Any] = {"paper_id": paper.id, "chunk": chunk.index, "title": paper.title}
+    meta["text_hash"] = chunk.text_hash()
+    return meta | paper_filter_fields(paper)
+
+
+def paper_filter_fields(paper: Paper) -> dict[str, Any]:
+    """Scalar fields the filters work on; Chroma metadata takes no None and no lists."""
+    fields: dict[str, Any] = {source_flag(source): True for source in paper.sources}
+    if paper.date:
+        fields["date"] = date_int(paper.date)
+        fields["year"] = paper.date.year
+    return fields
+
+
+def where_clause(filters: Filters) -> dict[str, Any] | None:
+    clauses: list[dict[str, Any]] = []
+    if filters.since:
+        clauses.append({"date": {"$gte": date_int(filters.since)}})
+    if filters.until:
+        clauses.append({"date": {"$lte": date_int(filters.until)}})
+    if filters.source:
+        clauses.append({source_flag(filters.source): True})
+    if len(clauses) > 1:
+        return {"$and": clauses}
+    return clauses[0] if clauses else None
+
+
+def make_client(settings: Settings) -> Any:
+    import chromadb
+    from chromadb.config import Settings as ChromaConfig
+
+    config = ChromaConfig(anonymized_telemetry=False)
+    if settings.chroma.url is None:
+        path = settings.home / "chroma"
+        path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(path), settings=config)
+    url = urlparse(settings.chroma.url)
+    try:
+        return chromadb.HttpClient(
+            host=url.hostname or "localhost",
+            port=url.port or (443 if url.scheme == "https" else 8000),
+            ssl=url.scheme == "https",
+            settings=config,
+        )
+    except Exception as exc:  # chromadb raises plain ValueError/ConnectionError variants
+        raise PaperbotError(f"cannot reach the Chroma server at {settings.chroma.url}: {exc}") from None
+
+
+class ChromaStore:
+    def __init__(self, settings: Settings, embedder_name: str) -> None:
+        self.client = make_client(settings)
+        self.embedder_name = embedder_name
+        prefix = settings.chroma.collection
+        self.chunks = self._collection(f"{prefix}-chunks")
+        self.papers = self._collection(f"{prefix}-papers")
+        self.max_batch = int(self.client.get_max_batch_size())
+
+    def _collection(self, name: str) -> Any:
+        metadata = {"hnsw:space": "cosine", "embedder": self.embedder_name}
+        collection = self.client.get_or_create_collection(name, metadata=metadata, embedding_function=None)
+        built_with = (collection.metadata or {}).get("embedder")
+        if built_with != self.embedder_name:
+            raise PaperbotError(
+                f"the library was embedded with {built_with}, not {self.embedder_name}: "
+                "use another PAPERBOT_HOME or collection for a different embedding model"
+            )
+        return collection
+
+    # ---- reading -------------------------------------------------------------
+
+    def _pages(self, collection: Any, include: list[str], where: dict[str, Any] | None = None) -> Iterator[Any]:
+        offset = 0
+        while True:
+            page = collection.get(include=include, limit=PAGE, offset=offset, where=where)
+            if not page["ids"]:
+                return
+            yield page
+            offset += len(page["ids"])
+
+    def stored_papers(self) -> dict[str, StoredPaper]:
+        found: dict[str, StoredPaper] = {}
+        for page in self._pages(self.papers, ["metadatas"]):
+            for pid, meta in zip(page["ids"], page["metadatas"], strict=True):
+                found[pid] = StoredPaper(pid, str(meta["content_hash"]), str(meta["title_key"]))
+        return found
+
+    def get_papers(self, ids: Sequence[str]) -> dict[str, Paper]:
+        found: dict[str, Paper] = {}
+        for start in range(0, len(ids), PAGE):
+            page = self.papers.get(ids=list(ids[start : start + PAGE]), include=["documents"])
+            found.update((pid, Paper.from_json(doc)) for pid, doc in zip(page["ids"], page["documents"], strict=True))
+        return found
+
+    def all_papers(self) -> Iterator[Paper]:
+        for page in self._pages(self.papers, ["documents"]):
+            yield from (Paper.from_json(doc) for doc in page["documents"])
+
+    def chunk_vectors(self, paper_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored vectors by text hash, so unchanged chunk text is never embedded again."""
+        if not paper_ids:
+            return {}
+        page = self.chunks.get(where={"paper_id": {"$in": list(paper_ids)}}, include=["metadatas", "embeddings"])
+        return {
+            str(meta["text_hash"]): np.asarray(vector, dtype=np.float32)
+            for meta, vector in zip(page["metadatas"], page["embeddings"], strict=True)
+        }
+
+    def counts(self) -> tuple[int, int]:
+        return int(self.papers.count()), int(self.chunks.count())
+
+    def query(self, vector: np.ndarray, n: int, filters: Filters) -> list[ScoredChunk]:
+        n = min(n, int(self.chunks.count()))
+        if n == 0:
+            return []
+        result = self.chunks.query(
+            query_embeddings=[vector.tolist()],
+            n_results=n,
+            where=where_clause(filters),
+            include=["metadatas", "documents", "distances"],
+        )
+        rows = zip(result["ids"][0], result["metadatas"][0], result["documents"][0], result["distances"][0], strict=True)
+        return [ScoredChunk(cid, str(meta["paper_id"]), doc, 1.0 - float(dist)) for cid, meta, doc, dist in rows]
+
+    # ---- writing -------------------------------------------------------------
+
+    def write(self, writes: Sequence[PaperWrite]) -> None:
+        """Chunks first, stale chunks removed, then the paper records that mark completion."""
+        ids, vectors, docs, metas = [], [], [], []
+        for item in writes:
+            for chunk, vector in zip(item.chunks, item.vectors, strict=True):
+                ids.append(chunk.id)
+                vectors.append(vector)
+                docs.append(chunk.text)
+                metas.append(chunk_metadata(item.paper, chunk))
+        self._upsert(self.chunks, ids, vectors, docs, metas)
+        self._delete_stale_chunks(writes)
+        self._upsert(
+            self.papers,
+            [item.paper.id for item in writes],
+            [_mean_vector(item.vectors) for item in writes],
+            [item.paper.to_json() for item in writes],
+            [_paper_metadata(item.paper) for item in writes],
+        )
+
+    def _upsert(self, collection: Any, ids: list[str], vectors: list[Any], docs: list[str], metas: list[Any]) -> None:
+        for start in range(0, len(ids), self.max_batch):
+            end = start + self.max_batch
+            collection.upsert(
+                ids=ids[start:end],
+                embeddings=np.asarray(vectors[start:end], dtype=np.float32),
+                documents=docs[start:end],
+                metadatas=metas[start:end],
+            )
+
+    def _delete_stale_chunks(self, writes: Sequence[PaperWrite]) -> None:
+        """Chunks of these papers left by an older version (or an interrupted run)."""
+        keep = {chunk.id for item in writes for chunk in item.chunks}
+        paper_ids = [item.paper.id for item in writes]
+        for start in range(0, len(paper_ids), PAGE):
+            where = {"paper_id": {"$in": paper_ids[start : start + PAGE]}}
+            existing = self.chunks.get(where=where, include=[])["ids"]
+            stale = [cid for cid in existing if cid not in keep]
+            if stale:
+                self.chunks.delete(ids=stale)
+
+    def delete(self, paper_ids: Sequence[str]) -> None:
+        """Record first, so a paper is never listed while its chunks are half gone."""
+        if paper_ids:
+            self.papers.delete(ids=list(paper_ids))
+            self.chunks.delete(where={"paper_id": {"$in": list(paper_ids)}})
+
+
+def _mean_vector(vectors: np.ndarray) -> np.ndarray:
+    mean = np.asarray(vectors, dtype=np.float32).mean(axis=0)
+    return mean / max(float(np.linalg.norm(mean)), 1e-12)
+
+
+def _paper_metadata(paper: Paper) -> dict[str, Any]:
+    meta = {"content_hash": paper.content_hash(), "title_key": title_key(paper.title), "title": paper.title}
+    return meta | paper_filter_fields(paper)

@@ -1,0 +1,1 @@
+"""Prompt and message templates, installed as the data package `assistant.prompts`."""
