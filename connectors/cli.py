@@ -1,0 +1,359 @@
+"""The `paperbot` command: a thin adapter that parses input, calls the engine, renders output."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from assistant.conversation import Conversation
+from assistant.engine import Engine
+from assistant.errors import PaperbotError
+from assistant.ingest import IngestReport
+from assistant.models import Answer, Filters, Paper, ScoredPaper
+from assistant.settings import Settings
+from assistant.sources import FORMATS
+
+app = typer.Typer(
+    help="paperbot: ask questions about a library of paper abstracts and get answers citing the papers.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+F = TypeVar("F", bound=Callable[..., Any])
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts instead of text.")]
+SinceOpt = Annotated[str | None, typer.Option("--since", help="Only papers dated on or after YYYY-MM-DD.")]
+UntilOpt = Annotated[str | None, typer.Option("--until", help="Only papers dated on or before YYYY-MM-DD.")]
+SourceOpt = Annotated[
+    str | None, typer.Option("--source", help="Only papers from one source: daily-papers, arxiv-oai, csv, jsonl.")
+]
+
+
+def handle_errors(command: F) -> F:
+    """A PaperbotError becomes one line on stderr and exit code 1, never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except PaperbotError as exc:
+            err.print(f"[red]error:[/red] {escape(str(exc))}")
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            err.print("interrupted")
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def parse_day(value: str | None, option: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        raise PaperbotError(f"{option} expects a date as YYYY-MM-DD, got {value!r}") from None
+
+
+def make_filters(since: str | None, until: str | None, source: str | None) -> Filters:
+    if source is not None and source not in FORMATS and source != "daily-papers":
+        raise PaperbotError(f"--source must be one of {', '.join(FORMATS)}, got {source!r}")
+    return Filters(parse_day(since, "--since"), parse_day(until, "--until"), source)
+
+
+@contextmanager
+def progress_bar(label: str, quiet: bool) -> Iterator[tuple[Callable[[int], None], Callable[[int], None]]]:
+    """(advance, set_total) callbacks for the engine; the bar draws on stderr."""
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, disable=quiet, transient=False) as bar:
+        task = bar.add_task(label, total=None)
+        yield (lambda n: bar.advance(task, n)), (lambda total: bar.update(task, total=total))
+
+
+def open_engine(*, quiet: bool = False) -> Engine:
+    """The engine, with the sample library ingested on first use of an empty library."""
+    engine = Engine(Settings())
+    if engine.settings.auto_sample and engine.is_empty():
+        err.print("The library is empty: ingesting the bundled sample library (Daily Papers) first.")
+        with progress_bar("embedding papers", quiet) as (advance, set_total):
+            engine.ensure_library(advance, total=set_total)
+    return engine
+
+
+def emit_json(data: object) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+
+
+# ---- rendering -----------------------------------------------------------------
+
+
+def paper_line(paper: Paper) -> str:
+    when = paper.date.isoformat() if paper.date else "undated"
+    link = f" {paper.url}" if paper.url else ""
+    return f"{escape(paper.title)} [dim]({when}, {paper.id}){escape(link)}[/dim]"
+
+
+def answer_json(answer: Answer) -> dict[str, object]:
+    return {
+        "question": answer.question,
+        "answer": answer.text,
+        "refused": answer.refused,
+        "engine": answer.engine,
+        "citations": [
+            {"n": c.n, "paper_id": c.paper.id, "title": c.paper.title, "url": c.paper.url, "date": _iso(c.paper.date)}
+            for c in answer.citations
+        ],
+        "retrieved": [{"paper_id": s.paper.id, "score": round(s.score, 4)} for s in answer.sources],
+    }
+
+
+def search_json(query: str, results: list[ScoredPaper]) -> dict[str, object]:
+    rows = [
+        {
+            "rank": rank,
+            "paper_id": r.paper.id,
+            "title": r.paper.title,
+            "score": round(r.score, 4),
+            "date": _iso(r.paper.date),
+            "url": r.paper.url,
+        }
+        for rank, r in enumerate(results, start=1)
+    ]
+    return {"query": query, "results": rows}
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def print_answer(answer: Answer) -> None:
+    if answer.refused:
+        out.print(f"[yellow]{escape(answer.text)}[/yellow]")
+        return
+    out.print(escape(answer.text))
+    out.print("\n[bold]Sources[/bold]")
+    for citation in answer.citations:
+        out.print(f"  [{citation.n}] {paper_line(citation.paper)}")
+
+
+def print_results(results: list[ScoredPaper]) -> None:
+    if not results:
+        out.print("[yellow]No papers match.[/yellow]")
+    for rank, result in enumerate(results, start=1):
+        out.print(f"{rank:>2}. [cyan]{result.score:.3f}[/cyan] {paper_line(result.paper)}")
+
+
+def print_report(report: IngestReport, seconds: float) -> None:
+    out.print(
+        f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+        f"{len(report.skipped)} skipped ({report.files} files, {seconds:.1f}s)"
+    )
+    for reason in report.skipped[:20]:
+        out.print(f"  [dim]skipped: {escape(reason)}[/dim]")
+    if len(report.skipped) > 20:
+        out.print(f"  [dim]... and {len(report.skipped) - 20} more (see --json)[/dim]")
+
+
+# ---- commands ------------------------------------------------------------------
+
+
+@app.command()
+@handle_errors
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders of paper abstracts.")],
+    fmt: Annotated[
+        str | None, typer.Option("--format", help=f"Skip detection and read as: {', '.join(FORMATS)}.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add papers to the library. Re-running on unchanged files changes nothing."""
+    engine = Engine(Settings())
+    with progress_bar("embedding papers", as_json) as (advance, set_total):
+        report, seconds = engine.ingest(paths, fmt, advance, total=set_total)
+    if as_json:
+        emit_json(report.to_dict() | {"seconds": round(seconds, 3)})
+    else:
+        print_report(report, seconds)
+
+
+@app.command()
+@handle_errors
+def ask(
+    question: Annotated[str, typer.Argument(help="A question about the library.")],
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    source: SourceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Answer a question with numbered citations to the papers it used."""
+    filters = make_filters(since, until, source)
+    answer = open_engine(quiet=as_json).ask(question, filters)
+    if as_json:
+        emit_json(answer_json(answer))
+    else:
+        print_answer(answer)
+
+
+@app.command()
+@handle_errors
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    k: Annotated[int | None, typer.Option("-k", "--k", min=1, max=100, help="How many papers to list.")] = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    source: SourceOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the papers that best match a query, best first."""
+    filters = make_filters(since, until, source)
+    results = open_engine(quiet=as_json).search(query, k, filters)
+    if as_json:
+        emit_json(search_json(query, results))
+    else:
+        print_results(results)
+
+
+CHAT_HELP = """Type a question and press Enter. Commands:
+  /sources  the papers retrieved for the last answer, with scores
+  /reset    forget the conversation so far
+  /help     this text
+  Ctrl-D or /quit to leave"""
+
+
+@app.command()
+@handle_errors
+def chat(since: SinceOpt = None, until: UntilOpt = None, source: SourceOpt = None) -> None:
+    """Ask questions one after another in an interactive session (/help inside)."""
+    filters = make_filters(since, until, source)
+    engine = open_engine()
+    try:
+        import readline  # noqa: F401  (line editing and history for input())
+    except ImportError:
+        pass
+    out.print("paperbot chat. /help for commands, Ctrl-D to leave.")
+    conversation = Conversation()
+    while (line := read_line()) is not None:
+        if not chat_turn(line, engine, conversation, filters):
+            break
+
+
+def read_line() -> str | None:
+    try:
+        return input("\n? ").strip()
+    except EOFError:
+        return None
+
+
+def chat_turn(line: str, engine: Engine, conversation: Conversation, filters: Filters) -> bool:
+    """Handle one line of chat; False ends the session. Errors end the turn, not the session."""
+    command = line.casefold()
+    if command in {"/quit", "/exit"}:
+        return False
+    if command == "/help":
+        out.print(CHAT_HELP)
+    elif command == "/reset":
+        conversation.reset()
+        out.print("Conversation cleared.")
+    elif command == "/sources":
+        print_sources(conversation)
+    elif command.startswith("/"):
+        out.print(f"Unknown command {escape(line)}; /help lists them.")
+    elif line:
+        try:
+            answer = engine.ask(line, filters)
+        except PaperbotError as exc:
+            err.print(f"[red]error:[/red] {escape(str(exc))}")
+            return True
+        conversation.add(answer)
+        print_answer(answer)
+    return True
+
+
+def print_sources(conversation: Conversation) -> None:
+    if conversation.last is None:
+        out.print("No question asked yet.")
+        return
+    print_results(list(conversation.last.sources))
+
+
+@app.command()
+@handle_errors
+def stats(as_json: JsonOpt = False) -> None:
+    """Papers and chunks in the library, by source and by year."""
+    result = Engine(Settings()).stats()
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    out.print(f"{result.papers} papers, {result.chunks} chunks")
+    for title, counts in (("source", result.by_source), ("year", result.by_year)):
+        table = Table(title=f"by {title}", show_header=False)
+        for key, count in counts.items():
+            table.add_row(key, str(count))
+        out.print(table)
+
+
+@app.command()
+@handle_errors
+def paper(
+    paper_id: Annotated[str, typer.Argument(help="A paper id as search prints it.")], as_json: JsonOpt = False
+) -> None:
+    """Show one paper's full record."""
+    record = Engine(Settings()).paper(paper_id)
+    if as_json:
+        emit_json(record.to_dict())
+        return
+    out.print(f"[bold]{escape(record.title)}[/bold]")
+    authors = ", ".join(record.authors) or (f"{record.author_count} authors" if record.author_count else "unknown")
+    for label, value in (
+        ("id", record.id),
+        ("date", _iso(record.date) or "unknown"),
+        ("authors", authors),
+        ("url", record.url or "none"),
+        ("categories", ", ".join(record.categories) or "none"),
+        ("sources", ", ".join(record.sources)),
+    ):
+        out.print(f"[dim]{label}:[/dim] {escape(value)}")
+    out.print(f"\n{escape(record.abstract)}")
+
+
+@app.command()
+@handle_errors
+def config(as_json: JsonOpt = False) -> None:
+    """Print the effective settings (secrets masked) and where they come from."""
+    view = Settings().public_view()
+    if as_json:
+        emit_json(view)
+        return
+    out.print("[dim]Sources, strongest first: PAPERBOT_* environment, paperbot.toml, defaults.[/dim]")
+    for key, value in flatten(view):
+        out.print(f"{key} = {escape(json.dumps(value))}")
+
+
+def flatten(data: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
+    for key, value in data.items():
+        if isinstance(value, dict):
+            yield from flatten(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}", value
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
