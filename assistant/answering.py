@@ -43,13 +43,17 @@ class ExtractiveAnswerer:
         return self._compose(question, chosen, relevant, tuple(papers))
 
     def _candidates(self, question: str, papers: list[ScoredPaper]) -> list[Candidate]:
-        pieces = [(rank, pos, s) for rank, p in enumerate(papers) for pos, s in enumerate(split_sentences(p.paper.abstract))]
+        pieces = [
+            (rank, pos, s) for rank, p in enumerate(papers) for pos, s in enumerate(split_sentences(p.paper.abstract))
+        ]
         vectors = self.embedder.embed([question] + [text for _, _, text in pieces])
         similarity = vectors[1:] @ vectors[0]
         # A sentence from a better-matching paper wins a near tie.
         paper_weight = np.array([papers[rank].score for rank, _, _ in pieces])
         scores = 0.8 * similarity + 0.2 * paper_weight
-        return [Candidate(rank, pos, text, float(score)) for (rank, pos, text), score in zip(pieces, scores, strict=True)]
+        return [
+            Candidate(rank, pos, text, float(score)) for (rank, pos, text), score in zip(pieces, scores, strict=True)
+        ]
 
     def _choose(self, candidates: list[Candidate]) -> list[Candidate]:
         ranked = sorted(candidates, key=lambda c: c.score, reverse=True)

@@ -96,7 +96,9 @@ def _plan_one(plan: Plan, paper: Paper, match: StoredPaper | None, previous: dic
         plan.retired_ids.append(match.id)
 
 
-def apply_plan(plan: Plan, store: ChromaStore, embedder: Embedder, chunking: ChunkingSettings, progress: Progress) -> None:
+def apply_plan(
+    plan: Plan, store: ChromaStore, embedder: Embedder, chunking: ChunkingSettings, progress: Progress
+) -> None:
     for start in range(0, len(plan.writes), WRITE_BATCH):
         batch = plan.writes[start : start + WRITE_BATCH]
         store.write(_prepare(batch, store, embedder, chunking))
@@ -104,7 +106,9 @@ def apply_plan(plan: Plan, store: ChromaStore, embedder: Embedder, chunking: Chu
     store.delete(plan.retired_ids)
 
 
-def _prepare(papers: Sequence[Paper], store: ChromaStore, embedder: Embedder, chunking: ChunkingSettings) -> list[PaperWrite]:
+def _prepare(
+    papers: Sequence[Paper], store: ChromaStore, embedder: Embedder, chunking: ChunkingSettings
+) -> list[PaperWrite]:
     chunked = [chunk_paper(paper, chunking.size, chunking.overlap) for paper in papers]
     known = store.chunk_vectors([paper.id for paper in papers])
     flat = [chunk for chunks in chunked for chunk in chunks]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import string
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
 from assistant.errors import PaperbotError
@@ -18,9 +18,9 @@ def placeholders(text: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(text) if name}
 
 
-@lru_cache(maxsize=None)
+@cache
 def template(name: str) -> str:
-    text = resources.files("assistant.prompts").joinpath(f"{name}.txt").read_text("utf-8").strip()
+    text = resources.files("prompts").joinpath(f"{name}.txt").read_text("utf-8").strip()
     found, expected = placeholders(text), TEMPLATES[name]
     if found != expected:
         raise PaperbotError(f"prompts/{name}.txt: placeholders {sorted(found)} should be {sorted(expected)}")

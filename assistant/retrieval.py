@@ -36,6 +36,4 @@ class Retriever:
         chunks = self.store.query(vector, max(self.candidates, k * 4), filters or Filters())
         ranked = sorted(group_by_paper(chunks).items(), key=lambda item: paper_score(item[1]), reverse=True)[:k]
         papers = self.store.get_papers([pid for pid, _ in ranked])
-        return [
-            ScoredPaper(papers[pid], paper_score(chunks), tuple(chunks)) for pid, chunks in ranked if pid in papers
-        ]
+        return [ScoredPaper(papers[pid], paper_score(chunks), tuple(chunks)) for pid, chunks in ranked if pid in papers]

@@ -76,11 +76,11 @@ class Settings(BaseSettings):
     )
 
     home: Path = Field(default_factory=default_home, description="Data directory (Chroma files).")
-    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)  # type: ignore[arg-type]
-    chroma: ChromaSettings = Field(default_factory=ChromaSettings)  # type: ignore[arg-type]
-    chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)  # type: ignore[arg-type]
-    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)  # type: ignore[arg-type]
-    answer: AnswerSettings = Field(default_factory=AnswerSettings)  # type: ignore[arg-type]
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    chroma: ChromaSettings = Field(default_factory=ChromaSettings)
+    chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    answer: AnswerSettings = Field(default_factory=AnswerSettings)
     auto_sample: bool = Field(True, description="Ingest the bundled sample library when the library is empty.")
 
     @classmethod

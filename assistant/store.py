@@ -166,7 +166,9 @@ class ChromaStore:
             where=where_clause(filters),
             include=["metadatas", "documents", "distances"],
         )
-        rows = zip(result["ids"][0], result["metadatas"][0], result["documents"][0], result["distances"][0], strict=True)
+        rows = zip(
+            result["ids"][0], result["metadatas"][0], result["documents"][0], result["distances"][0], strict=True
+        )
         return [ScoredChunk(cid, str(meta["paper_id"]), doc, 1.0 - float(dist)) for cid, meta, doc, dist in rows]
 
     # ---- writing -------------------------------------------------------------

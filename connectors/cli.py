@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sys
@@ -14,7 +15,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from assistant.conversation import Conversation
@@ -32,7 +33,7 @@ app = typer.Typer(
     add_completion=False,
 )
 out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts instead of text.")]
@@ -75,13 +76,33 @@ def make_filters(since: str | None, until: str | None, source: str | None) -> Fi
     return Filters(parse_day(since, "--since"), parse_day(until, "--until"), source)
 
 
+class LazyBar:
+    """A progress bar on stderr that appears only once there is work to show."""
+
+    def __init__(self, label: str, quiet: bool) -> None:
+        columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        self.bar = Progress(*columns, console=err, disable=quiet)
+        self.task: TaskID | None = None
+
+    def set_total(self, total: int) -> None:
+        if total > 0 and self.task is None:
+            self.bar.start()
+            self.task = self.bar.add_task("", total=total)
+
+    def advance(self, count: int) -> None:
+        if self.task is not None:
+            self.bar.advance(self.task, count)
+
+
 @contextmanager
 def progress_bar(label: str, quiet: bool) -> Iterator[tuple[Callable[[int], None], Callable[[int], None]]]:
-    """(advance, set_total) callbacks for the engine; the bar draws on stderr."""
-    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err, disable=quiet, transient=False) as bar:
-        task = bar.add_task(label, total=None)
-        yield (lambda n: bar.advance(task, n)), (lambda total: bar.update(task, total=total))
+    """(advance, set_total) callbacks for the engine."""
+    lazy = LazyBar(label, quiet)
+    try:
+        yield lazy.advance, lazy.set_total
+    finally:
+        if lazy.task is not None:
+            lazy.bar.stop()
 
 
 def open_engine(*, quiet: bool = False) -> Engine:
@@ -240,10 +261,8 @@ def chat(since: SinceOpt = None, until: UntilOpt = None, source: SourceOpt = Non
     """Ask questions one after another in an interactive session (/help inside)."""
     filters = make_filters(since, until, source)
     engine = open_engine()
-    try:
+    with contextlib.suppress(ImportError):
         import readline  # noqa: F401  (line editing and history for input())
-    except ImportError:
-        pass
     out.print("paperbot chat. /help for commands, Ctrl-D to leave.")
     conversation = Conversation()
     while (line := read_line()) is not None:

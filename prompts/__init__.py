@@ -1,1 +1,1 @@
-"""Prompt and message templates, installed as the data package `assistant.prompts`."""
+"""Prompt and message templates as text files; assistant.prompting loads and checks them."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import date
 from pathlib import Path
@@ -14,10 +15,22 @@ from assistant.models import Filters
 from assistant.settings import Settings
 from tests.fakes import HashingEmbedder
 
-OCEAN = """{"title": "Tide Pools", "abstract": "Anemones dominate tide pools. Crabs hide under rocks.", "date": "2021-03-04"}
-{"title": "Coral Bleaching", "abstract": "Coral reefs bleach under heat stress. Recovery takes years.", "date": "2019-05-01"}
-{"title": "Kelp at Night", "abstract": "Urchins graze kelp at night. Otters eat urchins.", "arxiv_id": "2001.00001"}
-"""
+OCEAN = "\n".join(
+    json.dumps(record)
+    for record in (
+        {"title": "Tide Pools", "abstract": "Anemones dominate tide pools. Crabs hide.", "date": "2021-03-04"},
+        {
+            "title": "Coral Bleaching",
+            "abstract": "Coral reefs bleach under heat. Recovery is slow.",
+            "date": "2019-05-01",
+        },
+        {
+            "title": "Kelp at Night",
+            "abstract": "Urchins graze kelp at night. Otters eat urchins.",
+            "arxiv_id": "2001.00001",
+        },
+    )
+)
 
 
 @pytest.fixture
@@ -45,10 +58,14 @@ def test_ingest_then_reingest_changes_and_embeds_nothing(fake_engine: Engine, oc
     assert fake_engine.store.counts() == (3, len(before))
 
 
-def test_richer_copy_updates_without_reembedding_unchanged_text(fake_engine: Engine, ocean: Path, tmp_path: Path) -> None:
+def test_richer_copy_updates_without_reembedding_unchanged_text(
+    fake_engine: Engine, ocean: Path, tmp_path: Path
+) -> None:
     fake_engine.ingest([ocean])
     richer = tmp_path / "richer.jsonl"
-    richer.write_text('{"title": "tide pools", "abstract": "Short.", "authors": ["R. Carson"], "url": "https://x.org"}\n')
+    richer.write_text(
+        '{"title": "tide pools", "abstract": "Short.", "authors": ["R. Carson"], "url": "https://x.org"}\n'
+    )
     embedder = fake_engine.embedder
     assert isinstance(embedder, HashingEmbedder)
     texts_before = embedder.texts_embedded
@@ -93,7 +110,7 @@ def test_bad_input_leaves_the_library_unchanged(fake_engine: Engine, ocean: Path
     before = fake_engine.store.counts()
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"title": "New", "abstract": "Fine."}\n{"title": \n')
-    with pytest.raises(PaperbotError, match="bad.jsonl:2"):
+    with pytest.raises(PaperbotError, match=r"bad\.jsonl:2"):
         fake_engine.ingest([ocean, bad])
     assert fake_engine.store.counts() == before
 

@@ -54,7 +54,6 @@ def _with_metadata(paper: Paper, line: str) -> Paper:
     return paper
 
 
-
 def parse(path: Path) -> ParsedFile:
     result = ParsedFile(path=path, format=FORMAT)
     lines = _content_lines(read_text(path))

@@ -1,0 +1,143 @@
+"""The CLI in-process: JSON shapes, exit codes, one-line errors. Uses the real model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from connectors.cli import app
+
+runner = CliRunner()
+
+
+def run(*args: str, input: str | None = None):
+    return runner.invoke(app, list(args), input=input)
+
+
+@pytest.fixture
+def sample_env(monkeypatch: pytest.MonkeyPatch, sample_home: Path) -> None:
+    monkeypatch.setenv("PAPERBOT_HOME", str(sample_home))
+
+
+def test_search_json_shape(sample_env: None) -> None:
+    result = run("search", "grokking in transformers", "-k", "3", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["query"] == "grokking in transformers"
+    assert [r["rank"] for r in data["results"]] == [1, 2, 3]
+    first = data["results"][0]
+    assert set(first) >= {"rank", "paper_id", "title", "score", "date", "url"}
+    assert isinstance(first["score"], float) and "Grok" in first["title"]
+
+
+def test_ask_json_shape_and_citations(sample_env: None) -> None:
+    result = run("ask", "Do transformers generalize to longer inputs?", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert set(data) >= {"question", "answer", "refused", "engine", "citations"}
+    assert data["refused"] is False and data["engine"] == "extractive"
+    assert [c["n"] for c in data["citations"]] == list(range(1, len(data["citations"]) + 1))
+    for citation in data["citations"]:
+        assert f"[{citation['n']}]" in data["answer"]
+        assert set(citation) >= {"n", "paper_id", "title", "url"}
+
+
+def test_ask_refuses_in_plain_words(sample_env: None) -> None:
+    result = run("ask", "How do I repair a leaking bathroom faucet?")
+    assert result.exit_code == 0
+    assert "Not found" in result.stdout
+
+
+def test_ask_text_lists_sources(sample_env: None) -> None:
+    result = run("ask", "What is grokking?")
+    assert result.exit_code == 0
+    assert "Sources" in result.stdout and "[1]" in result.stdout
+
+
+def test_filters_on_search(sample_env: None) -> None:
+    result = run("search", "generalization", "-k", "20", "--since", "2025-01-01", "--json")
+    dates = [r["date"] for r in json.loads(result.stdout)["results"]]
+    assert dates and all(d is not None and d >= "2025-01-01" for d in dates)
+
+
+def test_first_use_ingests_the_sample_library() -> None:
+    result = run("search", "grokking", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["results"]
+    stats = json.loads(run("stats", "--json").stdout)
+    assert stats["papers"] == 211 and stats["by_source"] == {"daily-papers": 211}
+
+
+def test_ingest_json_and_idempotence(data: Path) -> None:
+    first = run("ingest", str(data / "plain.jsonl"), str(data / "plain.csv"), "--json")
+    assert first.exit_code == 0, first.output
+    report = json.loads(first.stdout)
+    assert (report["added"], report["updated"], report["unchanged"], report["skipped"]) == (3, 0, 0, 2)
+    assert report["errors"] == []
+    again = json.loads(run("ingest", str(data / "plain.jsonl"), str(data / "plain.csv"), "--json").stdout)
+    assert (again["added"], again["unchanged"]) == (0, 3)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("ingest", "missing.jsonl"), "no such file"),
+        (("ingest", "empty.jsonl"), "file is empty"),
+        (("ingest", "binary.csv"), "binary file"),
+        (("ingest", "broken.jsonl"), "broken.jsonl:2: malformed JSON"),
+        (("ingest", "notes.txt"), "unknown format"),
+        (("ingest", "--format", "xml", "broken.jsonl"), "unknown format 'xml'"),
+        (("ask", "  "), "the question is empty"),
+        (("search", "x", "--since", "yesterday"), "--since expects a date"),
+        (("ask", "x", "--source", "web"), "--source must be one of"),
+    ],
+)
+def test_bad_input_is_one_line_and_nonzero_and_changes_nothing(
+    tmp_path: Path, data: Path, args: tuple[str, ...], message: str
+) -> None:
+    (tmp_path / "empty.jsonl").write_bytes(b"")
+    (tmp_path / "binary.csv").write_bytes(b"\x00\x01\x02binary")
+    (tmp_path / "broken.jsonl").write_text('{"title": "a", "abstract": "b"}\n{nope\n')
+    (tmp_path / "notes.txt").write_text("hello\nworld\n")
+    assert run("ingest", str(data / "plain.csv")).exit_code == 0
+    before = run("stats", "--json").stdout
+    result = run(*args)
+    assert result.exit_code == 1
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output
+    assert run("stats", "--json").stdout == before
+
+
+def test_paper_shows_a_record_and_unknown_ids_fail(data: Path) -> None:
+    run("ingest", str(data / "plain.jsonl"))
+    result = run("paper", "2101.00001", "--json")
+    assert json.loads(result.stdout)["title"] == "Second Plain Paper"
+    missing = run("paper", "9999.99999")
+    assert missing.exit_code == 1 and "no paper with id" in missing.stderr
+
+
+def test_config_masks_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-very-secret")
+    monkeypatch.setenv("PAPERBOT_RETRIEVAL_K", "7")
+    result = run("config", "--json")
+    assert "sk-test-very-secret" not in result.output
+    data = json.loads(result.stdout)
+    assert data["openai_api_key"] == "****" and data["retrieval"]["k"] == 7
+
+
+def test_chat_session(sample_env: None) -> None:
+    script = "What is grokking?\n/sources\n/reset\n/sources\n/nope\n\n/help\n"
+    result = run("chat", input=script)
+    assert result.exit_code == 0, result.output
+    assert "[1]" in result.stdout and "Sources" in result.stdout
+    assert "No question asked yet." in result.stdout
+    assert "Unknown command /nope" in result.stdout and "/reset" in result.stdout
+
+
+def test_help_explains_every_command() -> None:
+    result = run("--help")
+    for command in ("ingest", "ask", "search", "chat", "stats", "paper", "config"):
+        assert command in result.stdout

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.embeddings import local
+from assistant.embeddings.local import LocalMiniLM
+from assistant.errors import PaperbotError
+from tests.fakes import HashingEmbedder
+
+
+@pytest.fixture(scope="module")
+def minilm() -> LocalMiniLM:
+    return LocalMiniLM(batch_size=4)
+
+
+@pytest.mark.parametrize("name", ["minilm", "fake"])
+def test_embedders_keep_order_and_unit_length(name: str, request: pytest.FixtureRequest) -> None:
+    embedder = request.getfixturevalue("minilm") if name == "minilm" else HashingEmbedder()
+    texts = ["short", "a much longer text about attention in transformers " * 5, "grokking", "x " * 400]
+    together = embedder.embed(texts)
+    one_by_one = np.vstack([embedder.embed([t]) for t in texts])
+    assert together.shape[0] == 4
+    assert np.allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-4)
+    assert np.allclose(together, one_by_one, atol=1e-3)  # length bucketing must not reorder rows
+
+
+def test_minilm_puts_paraphrases_closer_than_unrelated_text(minilm: LocalMiniLM) -> None:
+    a, b, c = minilm.embed(
+        ["How do transformers handle longer inputs?", "length generalization of transformers", "sourdough bread recipe"]
+    )
+    assert a @ b > 0.5 > a @ c
+
+
+def test_a_tampered_model_file_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = tmp_path / "model.onnx"
+    fake.write_bytes(b"not the model")
+    monkeypatch.setattr(local, "model_file", lambda: fake)
+    with pytest.raises(PaperbotError, match="does not match"):
+        LocalMiniLM()
