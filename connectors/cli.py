@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -12,6 +13,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import click
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -19,7 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from assistant.conversation import Conversation
-from assistant.engine import Engine
+from assistant.engine import Engine, checked_question
 from assistant.errors import PaperbotError
 from assistant.ingest import IngestReport
 from assistant.models import Answer, Filters, Paper, ScoredPaper
@@ -57,6 +59,16 @@ def handle_errors(command: F) -> F:
         except KeyboardInterrupt:
             err.print("interrupted")
             raise typer.Exit(130) from None
+        except (click.exceptions.ClickException, click.exceptions.Exit):
+            raise
+        except Exception as exc:
+            # A bug or a broken part, not bad input: still one line, the traceback on request.
+            if os.environ.get("PAPERBOT_DEBUG"):
+                raise
+            err.print(
+                f"[red]error:[/red] unexpected {type(exc).__name__}: {escape(str(exc))} (PAPERBOT_DEBUG=1 shows more)"
+            )
+            raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -71,7 +83,7 @@ def parse_day(value: str | None, option: str) -> date | None:
 
 
 def make_filters(since: str | None, until: str | None, source: str | None) -> Filters:
-    if source is not None and source not in FORMATS and source != "daily-papers":
+    if source is not None and source not in FORMATS:
         raise PaperbotError(f"--source must be one of {', '.join(FORMATS)}, got {source!r}")
     return Filters(parse_day(since, "--since"), parse_day(until, "--until"), source)
 
@@ -222,6 +234,7 @@ def ask(
 ) -> None:
     """Answer a question with numbered citations to the papers it used."""
     filters = make_filters(since, until, source)
+    question = checked_question(question)  # before a first-use ingest, not after
     answer = open_engine(quiet=as_json).ask(question, filters)
     if as_json:
         emit_json(answer_json(answer))
@@ -241,6 +254,7 @@ def search(
 ) -> None:
     """List the papers that best match a query, best first."""
     filters = make_filters(since, until, source)
+    query = checked_question(query)
     results = open_engine(quiet=as_json).search(query, k, filters)
     if as_json:
         emit_json(search_json(query, results))

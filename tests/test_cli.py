@@ -141,3 +141,26 @@ def test_help_explains_every_command() -> None:
     result = run("--help")
     for command in ("ingest", "ask", "search", "chat", "stats", "paper", "config"):
         assert command in result.stdout
+
+
+def test_empty_question_fails_before_the_first_use_ingest() -> None:
+    result = run("ask", "")
+    assert result.exit_code == 1 and "empty" in result.stderr
+    assert "ingesting" not in result.stderr
+
+
+def test_unexpected_failures_are_one_line_with_exit_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(self: object) -> None:
+        raise OSError("disk on fire")
+
+    monkeypatch.setattr("assistant.engine.Engine.stats", broken)
+    result = run("stats")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "error: unexpected OSError: disk on fire (PAPERBOT_DEBUG=1 shows more)"
+
+
+def test_unreachable_chroma_server_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAPERBOT_CHROMA_URL", "http://127.0.0.1:9")
+    result = run("stats")
+    assert result.exit_code == 1
+    assert "cannot reach the Chroma server at http://127.0.0.1:9" in result.stderr
