@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import date
 
 
@@ -115,7 +115,7 @@ class Answer:
     refused: bool
     engine: str
     citations: tuple[Citation, ...] = ()
-    sources: tuple[ScoredPaper, ...] = field(default=())
+    sources: tuple[ScoredPaper, ...] = ()
 
 
 @dataclass(frozen=True)

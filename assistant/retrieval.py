@@ -34,6 +34,7 @@ class Retriever:
     def search(self, query: str, k: int, filters: Filters | None = None) -> list[ScoredPaper]:
         vector = self.embedder.embed([query])[0]
         chunks = self.store.query(vector, max(self.candidates, k * 4), filters or Filters())
-        ranked = sorted(group_by_paper(chunks).items(), key=lambda item: paper_score(item[1]), reverse=True)[:k]
-        papers = self.store.get_papers([pid for pid, _ in ranked])
-        return [ScoredPaper(papers[pid], paper_score(chunks), tuple(chunks)) for pid, chunks in ranked if pid in papers]
+        scored = [(paper_score(group), pid, group) for pid, group in group_by_paper(chunks).items()]
+        ranked = sorted(scored, key=lambda item: item[0], reverse=True)[:k]
+        papers = self.store.get_papers([pid for _, pid, _ in ranked])
+        return [ScoredPaper(papers[pid], score, tuple(group)) for score, pid, group in ranked if pid in papers]

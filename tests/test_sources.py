@@ -99,6 +99,8 @@ def test_format_override_and_detection(tmp_path: Path, data: Path) -> None:
     [
         ("empty.jsonl", b"", "file is empty"),
         ("blank.csv", b"\n\n  \n", "file is empty"),
+        ("empty.txt", b"", "file is empty"),
+        ("binary.txt", b"\x7fELF\x02\x01\x00\x00", "binary file"),
         ("binary.jsonl", b"\x89PNG\r\n\x1a\n\x00\x00\x00", "binary file"),
         ("latin1.csv", "title,abstract\nCaf\xe9,x\n".encode("latin-1"), "not UTF-8"),
         ("broken.jsonl", b'{"title": "a", "abstract": "b"}\n{"title": oops}\n', "broken.jsonl:2: malformed JSON"),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from assistant.errors import PaperbotError
 from assistant.sources import arxiv_oai, csv_table, daily_papers, jsonl
-from assistant.sources.common import ParsedFile, read_text
+from assistant.sources.common import ParsedFile, head_text, read_text
 
 Parser = Callable[[Path], ParsedFile]
 
@@ -29,7 +29,7 @@ def detect_format(path: Path) -> str:
         return arxiv_oai.FORMAT if first and arxiv_oai.looks_like(first) else jsonl.FORMAT
     if suffix == ".csv":
         return csv_table.FORMAT
-    text = read_text(path)
+    text = head_text(path)
     if daily_papers.looks_like(text):
         return daily_papers.FORMAT
     if csv_table.has_required_columns(csv_table.header(text)):

@@ -108,13 +108,25 @@ def missing_fields(title: str, abstract: str) -> str | None:
     return f"no {' or '.join(missing)}" if missing else None
 
 
-def read_text(path: Path) -> str:
-    """The file's text; a clear error for binary or non-UTF-8 files."""
-    data = path.read_bytes()
+def _check_bytes(path: Path, data: bytes) -> None:
     if not data.strip():
         raise PaperbotError(f"{path}: file is empty")
     if b"\x00" in data[:8192]:
         raise PaperbotError(f"{path}: binary file, not a paper library")
+
+
+def head_text(path: Path, size: int = 8192) -> str:
+    """The start of a file, for sniffing its format without reading all of it."""
+    with path.open("rb") as handle:
+        data = handle.read(size)
+    _check_bytes(path, data)
+    return data.decode("utf-8", errors="replace")
+
+
+def read_text(path: Path) -> str:
+    """The file's text; a clear error for empty, binary or non-UTF-8 files."""
+    data = path.read_bytes()
+    _check_bytes(path, data)
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -32,7 +32,16 @@ def iter_objects(path: Path) -> Iterator[tuple[int, dict[str, object]]]:
 
 
 def first_object(path: Path) -> dict[str, object] | None:
-    return next((obj for _, obj in iter_objects(path)), None)
+    """The first record, read from the file's first line only, for format detection."""
+    with path.open("rb") as handle:
+        for line in handle:
+            if line.strip():
+                try:
+                    value = json.loads(line)
+                except (json.JSONDecodeError, UnicodeDecodeError):
+                    return None  # parse() reports the bad line with its number
+                return value if isinstance(value, dict) else None
+    return None
 
 
 def _parse(path: Path, fmt: str, to_paper: ToPaper) -> ParsedFile:
