@@ -80,13 +80,11 @@ class Engine:
         apply_plan(plan, self.store, self.embedder, self.settings.chunking, progress)
         return plan.report, time.perf_counter() - started
 
-    def is_empty(self) -> bool:
-        return self.store.counts()[0] == 0
+    def needs_sample(self) -> bool:
+        """True when the library is empty and the settings ask for the bundled sample then."""
+        return self.settings.auto_sample and self.store.counts()[0] == 0
 
-    def ensure_library(self, progress: Progress = _ignore, *, total: Progress = _ignore) -> IngestReport | None:
-        """Ingest the bundled sample when the library is empty (and the setting allows)."""
-        if not self.settings.auto_sample or not self.is_empty():
-            return None
+    def ingest_sample(self, progress: Progress = _ignore, *, total: Progress = _ignore) -> IngestReport:
         return self.ingest([sample_library()], progress=progress, total=total)[0]
 
     def paper(self, paper_id: str) -> Paper:

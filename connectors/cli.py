@@ -120,10 +120,10 @@ def progress_bar(label: str, quiet: bool) -> Iterator[tuple[Callable[[int], None
 def open_engine(*, quiet: bool = False) -> Engine:
     """The engine, with the sample library ingested on first use of an empty library."""
     engine = Engine(Settings())
-    if engine.settings.auto_sample and engine.is_empty():
+    if engine.needs_sample():
         err.print("The library is empty: ingesting the bundled sample library (Daily Papers) first.")
         with progress_bar("embedding papers", quiet) as (advance, set_total):
-            engine.ensure_library(advance, total=set_total)
+            engine.ingest_sample(advance, total=set_total)
     return engine
 
 
