@@ -36,7 +36,7 @@ class ExtractiveAnswerer:
         self.min_score = min_score
 
     def answer(self, question: str, papers: list[ScoredPaper]) -> Answer:
-        relevant = [p for p in papers if p.score >= self.min_score]
+        relevant = [p for p in papers if p.similarity >= self.min_score]
         if not relevant:
             return not_found(question, sources=tuple(papers))
         chosen = self._choose(self._candidates(question, relevant))
@@ -49,7 +49,7 @@ class ExtractiveAnswerer:
         vectors = self.embedder.embed([question] + [text for _, _, text in pieces])
         similarity = vectors[1:] @ vectors[0]
         # A sentence from a better-matching paper wins a near tie.
-        paper_weight = np.array([papers[rank].score for rank, _, _ in pieces])
+        paper_weight = np.array([papers[rank].similarity for rank, _, _ in pieces])
         scores = 0.8 * similarity + 0.2 * paper_weight
         return [
             Candidate(rank, pos, text, float(score)) for (rank, pos, text), score in zip(pieces, scores, strict=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
@@ -13,7 +13,9 @@ from pathlib import Path
 from assistant.answering import ExtractiveAnswerer
 from assistant.embeddings import Embedder, build_embedder
 from assistant.errors import PaperbotError
+from assistant.evaluation import DEPTH, EvalQuestion, EvalReport, evaluate
 from assistant.ingest import IngestReport, Progress, apply_plan, plan_ingest, read_library
+from assistant.lexical import LexicalIndex
 from assistant.models import Answer, Filters, Paper, ScoredPaper
 from assistant.prompting import check_all
 from assistant.retrieval import Retriever
@@ -49,6 +51,7 @@ class Engine:
     def __init__(self, settings: Settings | None = None, *, embedder: Embedder | None = None) -> None:
         self.settings = settings or Settings()
         self._embedder = embedder
+        self._lexical: LexicalIndex | None = None
         check_all()
 
     @cached_property
@@ -59,9 +62,19 @@ class Engine:
     def store(self) -> ChromaStore:
         return ChromaStore(self.settings, self.embedder.name)
 
+    @property
+    def lexical_root(self) -> Path:
+        return self.settings.home / "lexical" / self.settings.chroma.collection
+
+    def lexical(self) -> LexicalIndex:
+        """Opened on first use, so dense-only work never reads it."""
+        if self._lexical is None:
+            self._lexical = LexicalIndex.open(self.lexical_root, self.store)
+        return self._lexical
+
     @cached_property
     def retriever(self) -> Retriever:
-        return Retriever(self.store, self.embedder, self.settings.retrieval.candidates)
+        return Retriever(self.store, self.embedder, self.lexical, self.settings.retrieval)
 
     @cached_property
     def answerer(self) -> ExtractiveAnswerer:
@@ -77,8 +90,24 @@ class Engine:
         papers, report = read_library(paths, fmt)
         plan = plan_ingest(papers, self.store, report)
         total(len(plan.writes))
-        apply_plan(plan, self.store, self.embedder, self.settings.chunking, progress)
+        if plan.writes or plan.retired_ids:
+            self._change_store(lambda: apply_plan(plan, self.store, self.embedder, self.settings.chunking, progress))
         return plan.report, time.perf_counter() - started
+
+    def delete(self, paper_ids: Sequence[str]) -> list[Paper]:
+        """Removes papers from every index; an unknown id fails before anything is removed."""
+        found = self.store.get_papers(list(paper_ids))
+        missing = [pid for pid in paper_ids if pid not in found]
+        if missing:
+            raise PaperbotError(f"no paper with id {missing[0]!r} in the library")
+        self._change_store(lambda: self.store.delete(list(found)))
+        return list(found.values())
+
+    def _change_store(self, change: Callable[[], None]) -> None:
+        """The lexical index is marked stale first, so a run that dies midway rebuilds it next time."""
+        LexicalIndex.mark_stale(self.lexical_root)
+        change()
+        self._lexical = LexicalIndex.rebuild(self.lexical_root, self.store)
 
     def needs_sample(self) -> bool:
         """True when the library is empty and the settings ask for the bundled sample then."""
@@ -104,14 +133,32 @@ class Engine:
 
     # ---- questions ---------------------------------------------------------
 
-    def search(self, query: str, k: int | None = None, filters: Filters | None = None) -> list[ScoredPaper]:
+    def search(
+        self, query: str, k: int | None = None, filters: Filters | None = None, mode: str | None = None
+    ) -> list[ScoredPaper]:
         query = checked_question(query)
-        return self.retriever.search(query, k or self.settings.retrieval.k, filters)
+        return self.retriever.search(query, k or self.settings.retrieval.k, filters, mode)
 
-    def ask(self, question: str, filters: Filters | None = None) -> Answer:
+    def ask(self, question: str, filters: Filters | None = None, mode: str | None = None) -> Answer:
         question = checked_question(question)
-        papers = self.retriever.search(question, self.settings.retrieval.k, filters)
+        papers = self.retriever.search(question, self.settings.retrieval.k, filters, mode)
         return self.answerer.answer(question, papers)
+
+    def evaluate(
+        self, questions: Sequence[EvalQuestion], mode: str | None = None, progress: Progress = _ignore
+    ) -> EvalReport:
+        """Rankings from `search` at depth 10, refusals from `ask`: exactly what users get."""
+        mode = mode or self.settings.retrieval.mode
+        self.search("warm up the model and the indexes", k=DEPTH, mode=mode)  # latency is measured warm
+        library = {entry.title_key for entry in self.store.stored_papers().values()}
+        return evaluate(
+            questions,
+            lambda q: [r.paper.title for r in self.search(q, DEPTH, mode=mode)],
+            lambda q: self.ask(q, mode=mode).refused,
+            library,
+            mode,
+            progress,
+        )
 
 
 def checked_question(text: str) -> str:

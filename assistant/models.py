@@ -97,9 +97,13 @@ class ScoredChunk:
 
 @dataclass(frozen=True)
 class ScoredPaper:
+    """A retrieved paper. `score` ranks (fused, mode-dependent); `similarity` is the best
+    cosine between the question and one of the paper's chunks, what the relevance gate reads."""
+
     paper: Paper
     score: float
-    chunks: tuple[ScoredChunk, ...] = ()
+    similarity: float = 0.0
+    chunk_ids: tuple[str, ...] = ()  # the paper's chunks that matched, best first
 
 
 @dataclass(frozen=True)
@@ -120,7 +124,7 @@ class Answer:
 
 @dataclass(frozen=True)
 class Filters:
-    """Restrictions on which papers retrieval may return."""
+    """Restrictions on which papers retrieval may return; both indexes apply the same ones."""
 
     since: date | None = None
     until: date | None = None
@@ -133,3 +137,17 @@ class Filters:
 def date_int(value: date) -> int:
     """20240131 for 2024-01-31: Chroma's range filters compare numbers only."""
     return value.year * 10000 + value.month * 100 + value.day
+
+
+def source_flag(source: str) -> str:
+    """The boolean field that marks a source: Chroma metadata holds no lists."""
+    return "src_" + source.replace("-", "_")
+
+
+def filter_fields(paper: Paper) -> dict[str, int | bool]:
+    """The scalar fields filters work on, stored with every chunk and paper record."""
+    fields: dict[str, int | bool] = {source_flag(source): True for source in paper.sources}
+    if paper.date:
+        fields["date"] = date_int(paper.date)
+        fields["year"] = paper.date.year
+    return fields

@@ -1,40 +1,155 @@
-"""Dense retrieval over chunks, aggregated to papers: one paper appears once."""
+"""Hybrid retrieval: dense chunks (Chroma) and BM25 chunks fused by reciprocal rank fusion,
+aggregated to papers (one paper appears once), lifted by a title match, diversified for
+topical questions. `mode` keeps dense-only and BM25-only available for comparison."""
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
 
 from assistant.embeddings import Embedder
-from assistant.models import Filters, ScoredChunk, ScoredPaper
+from assistant.lexical import LexicalIndex, terms
+from assistant.models import Filters, ScoredPaper
+from assistant.settings import RetrievalSettings
 from assistant.store import ChromaStore
 
-# A paper whose second chunk also matches is a little more likely to be about the question.
+# A paper's other matching chunks count for this fraction of their fused score.
 SUPPORT_WEIGHT = 0.1
+# Papers considered for the diversified list, as a multiple of k.
+POOL_FACTOR = 3
+TOPICAL = re.compile(
+    r"\b(papers|studies|articles|literature|approaches|methods|works)\b|\bwork (exists|on|about|that)\b",
+    re.IGNORECASE,
+)
 
 
-def group_by_paper(chunks: list[ScoredChunk]) -> dict[str, list[ScoredChunk]]:
-    grouped: dict[str, list[ScoredChunk]] = defaultdict(list)
-    for chunk in sorted(chunks, key=lambda c: c.score, reverse=True):
-        grouped[chunk.paper_id].append(chunk)
-    return grouped
+@dataclass(frozen=True)
+class Ranked:
+    """One ranker's output: chunk ids best first, and the paper each belongs to."""
+
+    chunk_ids: list[str]
+    paper_of: dict[str, str]
 
 
-def paper_score(chunks: list[ScoredChunk]) -> float:
-    """The best chunk's score, nudged up by the runner-up's (chunks sorted best first)."""
-    runner_up = chunks[1].score if len(chunks) > 1 else 0.0
-    return chunks[0].score + SUPPORT_WEIGHT * max(runner_up, 0.0) * (1.0 - chunks[0].score)
+def rrf(rankings: Mapping[str, Sequence[str]], weights: Mapping[str, float], constant: float) -> dict[str, float]:
+    """Reciprocal rank fusion: each list gives its items weight / (constant + rank), rank from 1."""
+    fused: dict[str, float] = defaultdict(float)
+    for name, items in rankings.items():
+        for rank, item in enumerate(items, start=1):
+            fused[item] += weights.get(name, 1.0) / (constant + rank)
+    return dict(fused)
+
+
+def aggregate(chunk_scores: Mapping[str, float], paper_of: Mapping[str, str]) -> dict[str, tuple[float, list[str]]]:
+    """Paper score: its best chunk, plus SUPPORT_WEIGHT times the rest; chunk ids best first."""
+    grouped: dict[str, list[str]] = defaultdict(list)
+    for chunk_id in sorted(chunk_scores, key=lambda c: chunk_scores[c], reverse=True):
+        grouped[paper_of[chunk_id]].append(chunk_id)
+    return {
+        pid: (chunk_scores[ids[0]] + SUPPORT_WEIGHT * sum(chunk_scores[c] for c in ids[1:]), ids)
+        for pid, ids in grouped.items()
+    }
+
+
+def diversify(
+    order: list[str], scores: Mapping[str, float], vectors: Mapping[str, np.ndarray], k: int, penalty: float
+) -> list[str]:
+    """Maximal marginal relevance: each pick trades relevance (scaled to the best) against
+    its similarity to papers already picked, so near-duplicates yield to distinct papers."""
+    if penalty <= 0 or not order:
+        return order[:k]
+    top = max(scores[pid] for pid in order)
+    picked: list[str] = []
+    rest = list(order)
+    while rest and len(picked) < k:
+        best = max(rest, key=lambda pid: scores[pid] / top - penalty * _redundancy(pid, picked, vectors))
+        picked.append(best)
+        rest.remove(best)
+    return picked
+
+
+def _redundancy(pid: str, picked: list[str], vectors: Mapping[str, np.ndarray]) -> float:
+    if pid not in vectors:
+        return 0.0
+    return max((float(vectors[pid] @ vectors[other]) for other in picked if other in vectors), default=0.0)
+
+
+def is_topical(question: str) -> bool:
+    """'Which papers study X?' wants the distinct papers on X, not one best answer."""
+    return bool(TOPICAL.search(question))
+
+
+def passes_gate(papers: Sequence[ScoredPaper], min_score: float) -> bool:
+    """The library holds an answer when some retrieved paper is close enough to the question."""
+    return any(p.similarity >= min_score for p in papers)
 
 
 class Retriever:
-    def __init__(self, store: ChromaStore, embedder: Embedder, candidates: int) -> None:
+    def __init__(
+        self,
+        store: ChromaStore,
+        embedder: Embedder,
+        lexical: Callable[[], LexicalIndex],
+        settings: RetrievalSettings,
+    ) -> None:
         self.store = store
         self.embedder = embedder
-        self.candidates = candidates
+        self._lexical = lexical
+        self.settings = settings
 
-    def search(self, query: str, k: int, filters: Filters | None = None) -> list[ScoredPaper]:
+    def search(self, query: str, k: int, filters: Filters | None = None, mode: str | None = None) -> list[ScoredPaper]:
+        mode = mode or self.settings.mode
+        filters = filters or Filters()
         vector = self.embedder.embed([query])[0]
-        chunks = self.store.query(vector, max(self.candidates, k * 4), filters or Filters())
-        scored = [(paper_score(group), pid, group) for pid, group in group_by_paper(chunks).items()]
-        ranked = sorted(scored, key=lambda item: item[0], reverse=True)[:k]
-        papers = self.store.get_papers([pid for _, pid, _ in ranked])
-        return [ScoredPaper(papers[pid], score, tuple(group)) for score, pid, group in ranked if pid in papers]
+        rankings: dict[str, Ranked] = {}
+        if mode in ("hybrid", "dense"):
+            rankings["dense"] = self._dense(vector, k, filters)
+        if mode in ("hybrid", "bm25"):
+            rankings["bm25"] = self._bm25(query, k, filters)
+        scored = self._fuse(rankings, query, k, filters, lexical=mode != "dense")
+        order = sorted(scored, key=lambda pid: scored[pid][0], reverse=True)[: k * POOL_FACTOR]
+        if is_topical(query):
+            vectors = self.store.paper_vectors(order)
+            order = diversify(order, {pid: scored[pid][0] for pid in order}, vectors, k, self.settings.diversity)
+        return self._papers(order[:k], scored, vector)
+
+    def _dense(self, vector: np.ndarray, k: int, filters: Filters) -> Ranked:
+        chunks = self.store.query(vector, max(self.settings.candidates, k * 4), filters)
+        return Ranked([c.chunk_id for c in chunks], {c.chunk_id: c.paper_id for c in chunks})
+
+    def _bm25(self, query: str, k: int, filters: Filters) -> Ranked:
+        hits = self._lexical().chunks.top(terms(query), max(self.settings.candidates, k * 4), filters)
+        return Ranked([h.key for h in hits], {h.key: h.paper_id for h in hits})
+
+    def _fuse(
+        self, rankings: dict[str, Ranked], query: str, k: int, filters: Filters, *, lexical: bool
+    ) -> dict[str, tuple[float, list[str]]]:
+        constant = self.settings.fusion_k
+        fused = rrf({name: r.chunk_ids for name, r in rankings.items()}, {}, constant)
+        paper_of = {cid: pid for r in rankings.values() for cid, pid in r.paper_of.items()}
+        scored = aggregate(fused, paper_of)
+        if lexical and self.settings.title_weight > 0:
+            titles = self._lexical().titles.top(terms(query), max(self.settings.candidates, k * 4), filters)
+            lift = rrf({"title": [h.paper_id for h in titles]}, {"title": self.settings.title_weight}, constant)
+            for pid, extra in lift.items():
+                score, ids = scored.get(pid, (0.0, []))
+                scored[pid] = (score + extra, ids)
+        return scored
+
+    def _papers(
+        self, order: list[str], scored: Mapping[str, tuple[float, list[str]]], vector: np.ndarray
+    ) -> list[ScoredPaper]:
+        records = self.store.get_papers(order)
+        chunk_vectors = self.store.chunk_vectors_by_paper(order)
+        results = []
+        for pid in order:
+            if pid not in records:
+                continue
+            similarity = float(np.max(chunk_vectors[pid] @ vector)) if pid in chunk_vectors else 0.0
+            score, chunk_ids = scored[pid]
+            results.append(ScoredPaper(records[pid], score, similarity, tuple(chunk_ids)))
+        return results

@@ -52,10 +52,22 @@ class ChunkingSettings(BaseModel):
 
 
 class RetrievalSettings(BaseModel):
+    mode: Literal["hybrid", "dense", "bm25"] = Field(
+        "hybrid", description="hybrid: dense + BM25 fused; dense or bm25 alone, for comparison."
+    )
     k: int = Field(5, ge=1, le=100, description="Papers returned by search and used by ask.")
-    candidates: int = Field(60, ge=1, le=1000, description="Chunks fetched from the store before grouping.")
+    candidates: int = Field(60, ge=1, le=1000, description="Chunks each ranker fetches before fusion.")
+    fusion_k: float = Field(
+        20.0, gt=0, description="Reciprocal rank fusion constant: larger flattens rank differences."
+    )
+    title_weight: float = Field(
+        0.5, ge=0, le=2, description="Weight of the title-match ranking in fusion (chunk rankings weigh 1)."
+    )
+    diversity: float = Field(
+        0.15, ge=0, le=1, description="Near-duplicate penalty for topical questions ('papers on X'); 0 = off."
+    )
     min_score: float = Field(
-        0.40, ge=-1, le=1, description="Below this similarity the library is taken to hold no answer."
+        0.40, ge=-1, le=1, description="Relevance gate: below this similarity the library is taken to hold no answer."
     )
 
 

@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from assistant.errors import PaperbotError
-from assistant.models import Chunk, Filters, Paper, ScoredChunk, date_int
+from assistant.models import Chunk, Filters, Paper, ScoredChunk, date_int, filter_fields, source_flag
 from assistant.settings import Settings
 from assistant.sources.common import title_key
 
@@ -35,29 +35,26 @@ class StoredPaper:
 
 
 @dataclass(frozen=True)
+class IndexRow:
+    """One document for the lexical index: a chunk, or a paper's title."""
+
+    key: str
+    paper_id: str
+    text: str
+    fields: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class PaperWrite:
     paper: Paper
     chunks: list[Chunk]
     vectors: np.ndarray
 
 
-def source_flag(source: str) -> str:
-    return "src_" + source.replace("-", "_")
-
-
 def chunk_metadata(paper: Paper, chunk: Chunk) -> dict[str, Any]:
     meta: dict[str, Any] = {"paper_id": paper.id, "chunk": chunk.index, "title": paper.title}
     meta["text_hash"] = chunk.text_hash()
-    return meta | paper_filter_fields(paper)
-
-
-def paper_filter_fields(paper: Paper) -> dict[str, Any]:
-    """Scalar fields the filters work on; Chroma metadata takes no None and no lists."""
-    fields: dict[str, Any] = {source_flag(source): True for source in paper.sources}
-    if paper.date:
-        fields["date"] = date_int(paper.date)
-        fields["year"] = paper.date.year
-    return fields
+    return meta | filter_fields(paper)
 
 
 def where_clause(filters: Filters) -> dict[str, Any] | None:
@@ -153,6 +150,37 @@ class ChromaStore:
             for meta, vector in zip(page["metadatas"], page["embeddings"], strict=True)
         }
 
+    def chunk_rows(self) -> Iterator[IndexRow]:
+        """Every chunk's text and filter fields: what the lexical index is rebuilt from."""
+        for page in self._pages(self.chunks, ["metadatas", "documents"]):
+            for cid, meta, doc in zip(page["ids"], page["metadatas"], page["documents"], strict=True):
+                yield IndexRow(cid, str(meta["paper_id"]), doc, meta)
+
+    def title_rows(self) -> Iterator[IndexRow]:
+        for page in self._pages(self.papers, ["metadatas"]):
+            for pid, meta in zip(page["ids"], page["metadatas"], strict=True):
+                yield IndexRow(pid, pid, str(meta["title"]), meta)
+
+    def chunk_vectors_by_paper(self, paper_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Each paper's chunk vectors as one matrix (rows = chunks)."""
+        if not paper_ids:
+            return {}
+        page = self.chunks.get(where={"paper_id": {"$in": list(paper_ids)}}, include=["metadatas", "embeddings"])
+        rows: dict[str, list[Any]] = {}
+        for meta, vector in zip(page["metadatas"], page["embeddings"], strict=True):
+            rows.setdefault(str(meta["paper_id"]), []).append(vector)
+        return {pid: np.asarray(vectors, dtype=np.float32) for pid, vectors in rows.items()}
+
+    def paper_vectors(self, paper_ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Each paper's mean chunk vector (unit length)."""
+        if not paper_ids:
+            return {}
+        page = self.papers.get(ids=list(paper_ids), include=["embeddings"])
+        return {
+            pid: np.asarray(vector, dtype=np.float32)
+            for pid, vector in zip(page["ids"], page["embeddings"], strict=True)
+        }
+
     def counts(self) -> tuple[int, int]:
         return int(self.papers.count()), int(self.chunks.count())
 
@@ -227,4 +255,4 @@ def _mean_vector(vectors: np.ndarray) -> np.ndarray:
 
 def _paper_metadata(paper: Paper) -> dict[str, Any]:
     meta = {"content_hash": paper.content_hash(), "title_key": title_key(paper.title), "title": paper.title}
-    return meta | paper_filter_fields(paper)
+    return meta | filter_fields(paper)

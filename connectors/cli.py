@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -23,6 +24,7 @@ from rich.table import Table
 from assistant.conversation import Conversation
 from assistant.engine import Engine, checked_question
 from assistant.errors import PaperbotError
+from assistant.evaluation import load_questions
 from assistant.ingest import IngestReport
 from assistant.models import Answer, Filters, Paper, ScoredPaper
 from assistant.settings import Settings
@@ -43,6 +45,18 @@ SinceOpt = Annotated[str | None, typer.Option("--since", help="Only papers dated
 UntilOpt = Annotated[str | None, typer.Option("--until", help="Only papers dated on or before YYYY-MM-DD.")]
 SourceOpt = Annotated[
     str | None, typer.Option("--source", help="Only papers from one source: daily-papers, arxiv-oai, csv, jsonl.")
+]
+
+
+class Mode(StrEnum):
+    hybrid = "hybrid"
+    dense = "dense"
+    bm25 = "bm25"
+
+
+ModeOpt = Annotated[
+    Mode | None,
+    typer.Option(help="Retrieval: hybrid (dense + BM25), or one side alone. Default: PAPERBOT_RETRIEVAL_MODE, hybrid."),
 ]
 
 
@@ -230,12 +244,13 @@ def ask(
     since: SinceOpt = None,
     until: UntilOpt = None,
     source: SourceOpt = None,
+    mode: ModeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Answer a question with numbered citations to the papers it used."""
     filters = make_filters(since, until, source)
     question = checked_question(question)  # before a first-use ingest, not after
-    answer = open_engine(quiet=as_json).ask(question, filters)
+    answer = open_engine(quiet=as_json).ask(question, filters, mode and mode.value)
     if as_json:
         emit_json(answer_json(answer))
     else:
@@ -250,12 +265,13 @@ def search(
     since: SinceOpt = None,
     until: UntilOpt = None,
     source: SourceOpt = None,
+    mode: ModeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List the papers that best match a query, best first."""
     filters = make_filters(since, until, source)
     query = checked_question(query)
-    results = open_engine(quiet=as_json).search(query, k, filters)
+    results = open_engine(quiet=as_json).search(query, k, filters, mode and mode.value)
     if as_json:
         emit_json(search_json(query, results))
     else:
@@ -361,6 +377,57 @@ def paper(
     ):
         out.print(f"[dim]{label}:[/dim] {escape(value)}")
     out.print(f"\n{escape(record.abstract)}")
+
+
+@app.command()
+@handle_errors
+def delete(
+    paper_ids: Annotated[list[str], typer.Argument(help="Ids of the papers to remove, as search prints them.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Remove papers from the library (vectors, records and the keyword index)."""
+    removed = Engine(Settings()).delete(paper_ids)
+    if as_json:
+        emit_json({"deleted": [{"paper_id": p.id, "title": p.title} for p in removed]})
+        return
+    for record in removed:
+        out.print(f"deleted {escape(record.title)} [dim]({record.id})[/dim]")
+
+
+@app.command(name="eval")
+@handle_errors
+def evaluate(
+    questions: Annotated[
+        Path, typer.Argument(help='JSONL: {"question": ..., "relevant_titles": [...]}; [] = must refuse.')
+    ],
+    mode: ModeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Measure retrieval on the current library: recall@5/@10, MRR, nDCG@10, refusal accuracy."""
+    rows = load_questions(questions)
+    engine = Engine(Settings())
+    if not engine.store.counts()[0]:
+        raise PaperbotError("the library is empty: run `paperbot ingest PATH` first")
+    with progress_bar("evaluating", as_json) as (advance, set_total):
+        set_total(len(rows))
+        report = engine.evaluate(rows, mode and mode.value, advance).to_dict()
+    if as_json:
+        emit_json(report)
+    else:
+        print_eval(report)
+
+
+def print_eval(report: dict[str, Any]) -> None:
+    table = Table("metric", "value", title=f"{report['questions']} questions, mode {report['mode']}")
+    for metric in ("recall@5", "recall@10", "mrr", "ndcg@10", "refusal_accuracy", "search_latency_median_ms"):
+        table.add_row(metric, str(report[metric]))
+    out.print(table)
+    for title in report["missing_from_library"]:
+        out.print(f"[yellow]not in the library:[/yellow] {escape(title)}")
+    for miss in report["misses"]:
+        what = "refused" if miss["refused"] else "answered" if miss["should_refuse"] else "missed"
+        detail = "; ".join(miss["missed"]) if what == "missed" else ""
+        out.print(f"[red]{what}:[/red] {escape(miss['question'])} [dim]{escape(detail)}[/dim]")
 
 
 @app.command()

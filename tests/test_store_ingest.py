@@ -149,7 +149,7 @@ def test_search_returns_each_paper_once(fake_engine: Engine, data: Path, tmp_pat
     fake_engine.ingest([long, data / "plain.jsonl"])
     results = fake_engine.search("glaciers ice sheets", k=5)
     assert [r.paper.title for r in results].count("Glaciers") == 1
-    assert len(results[0].chunks) > 1
+    assert len(results[0].chunk_ids) > 1
 
 
 def test_stats_by_source_and_year(fake_engine: Engine, ocean: Path, data: Path) -> None:
