@@ -21,6 +21,16 @@ from assistant.store import ChromaStore
 SUPPORT_WEIGHT = 0.1
 # Papers considered for the diversified list, as a multiple of k.
 POOL_FACTOR = 3
+# "Which papers study X?" -> "X": the boilerplate would otherwise pull both rankers toward
+# any abstract that says "we study" or "this paper".
+TOPIC_PREFIX = re.compile(
+    r"^\s*(?:(?:which|what|list|find|show(?:\s+me)?|are\s+there)\s+)?(?:any\s+|the\s+|some\s+)?"
+    r"(?:papers?|studies|works?|research|articles|literature)\b"
+    r"(?:\s+(?:exists?|is\s+there|are\s+there))?(?:\s+(?:that|which))?"
+    r"(?:\s+(?:stud(?:y|ies)|propose|examine|explore|investigate|address|discuss|use|look\s+at"
+    r"|on|about|in|of|into|regarding|for))?\s*",
+    re.IGNORECASE,
+)
 TOPICAL = re.compile(
     r"\b(papers|studies|articles|literature|approaches|methods|works)\b|\bwork (exists|on|about|that)\b",
     re.IGNORECASE,
@@ -83,9 +93,20 @@ def is_topical(question: str) -> bool:
     return bool(TOPICAL.search(question))
 
 
+def gate_score(papers: Sequence[ScoredPaper]) -> float:
+    """How close the library comes to the question: the best paper similarity retrieved."""
+    return max((p.similarity for p in papers), default=-1.0)
+
+
+def topic_of(question: str) -> str:
+    """The subject of a topical question, or the question itself when little would be left."""
+    topic = TOPIC_PREFIX.sub("", question, count=1).strip()
+    return topic if len(terms(topic)) >= 1 else question
+
+
 def passes_gate(papers: Sequence[ScoredPaper], min_score: float) -> bool:
     """The library holds an answer when some retrieved paper is close enough to the question."""
-    return any(p.similarity >= min_score for p in papers)
+    return gate_score(papers) >= min_score
 
 
 class Retriever:
@@ -104,6 +125,9 @@ class Retriever:
     def search(self, query: str, k: int, filters: Filters | None = None, mode: str | None = None) -> list[ScoredPaper]:
         mode = mode or self.settings.mode
         filters = filters or Filters()
+        topical = is_topical(query)
+        if topical:
+            query = topic_of(query)
         vector = self.embedder.embed([query])[0]
         rankings: dict[str, Ranked] = {}
         if mode in ("hybrid", "dense"):
@@ -112,7 +136,7 @@ class Retriever:
             rankings["bm25"] = self._bm25(query, k, filters)
         scored = self._fuse(rankings, query, k, filters, lexical=mode != "dense")
         order = sorted(scored, key=lambda pid: scored[pid][0], reverse=True)[: k * POOL_FACTOR]
-        if is_topical(query):
+        if topical:
             vectors = self.store.paper_vectors(order)
             order = diversify(order, {pid: scored[pid][0] for pid in order}, vectors, k, self.settings.diversity)
         return self._papers(order[:k], scored, vector)

@@ -67,7 +67,7 @@ class RetrievalSettings(BaseModel):
         0.15, ge=0, le=1, description="Near-duplicate penalty for topical questions ('papers on X'); 0 = off."
     )
     min_score: float = Field(
-        0.40, ge=-1, le=1, description="Relevance gate: below this similarity the library is taken to hold no answer."
+        0.45, ge=-1, le=1, description="Relevance gate: below this similarity the library is taken to hold no answer."
     )
 
 

@@ -164,7 +164,10 @@ def answer_json(answer: Answer) -> dict[str, object]:
             {"n": c.n, "paper_id": c.paper.id, "title": c.paper.title, "url": c.paper.url, "date": _iso(c.paper.date)}
             for c in answer.citations
         ],
-        "retrieved": [{"paper_id": s.paper.id, "score": round(s.score, 4)} for s in answer.sources],
+        "retrieved": [
+            {"paper_id": s.paper.id, "score": round(s.score, 4), "similarity": round(s.similarity, 4)}
+            for s in answer.sources
+        ],
     }
 
 
@@ -175,6 +178,7 @@ def search_json(query: str, results: list[ScoredPaper]) -> dict[str, object]:
             "paper_id": r.paper.id,
             "title": r.paper.title,
             "score": round(r.score, 4),
+            "similarity": round(r.similarity, 4),
             "date": _iso(r.paper.date),
             "url": r.paper.url,
         }

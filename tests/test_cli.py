@@ -119,6 +119,46 @@ def test_paper_shows_a_record_and_unknown_ids_fail(data: Path) -> None:
     assert missing.exit_code == 1 and "no paper with id" in missing.stderr
 
 
+def test_delete_removes_a_paper_and_unknown_ids_fail(data: Path) -> None:
+    run("ingest", str(data / "plain.jsonl"))
+    result = run("delete", "2101.00001", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"deleted": [{"paper_id": "2101.00001", "title": "Second Plain Paper"}]}
+    assert run("paper", "2101.00001").exit_code == 1
+    found = json.loads(run("search", "coral reefs bleach", "--mode", "bm25", "--json").stdout)["results"]
+    assert "Second Plain Paper" not in [r["title"] for r in found]
+    again = run("delete", "2101.00001")
+    assert again.exit_code == 1 and "no paper with id '2101.00001'" in again.stderr
+    assert json.loads(run("stats", "--json").stdout)["papers"] == 1
+
+
+def test_eval_json_on_the_current_library(sample_env: None, tmp_path: Path) -> None:
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(
+        '{"question": "Which papers study grokking?", "relevant_titles": '
+        '["Benign Overfitting and Grokking in ReLU Networks for XOR Cluster Data", "Not A Real Title"]}\n'
+        '{"question": "How do I descale a kettle?", "relevant_titles": []}\n'
+    )
+    result = run("eval", str(questions), "--mode", "dense", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["mode"] == "dense" and (report["questions"], report["answerable"]) == (2, 1)
+    assert report["recall@10"] == 0.5 and report["refusal_accuracy"] == 1.0
+    assert report["missing_from_library"] == ["Not A Real Title"]
+    assert set(report) >= {"recall@5", "mrr", "ndcg@10", "search_latency_median_ms", "misses"}
+    text = run("eval", str(questions))
+    assert "recall@10" in text.stdout and "not in the library: Not A Real Title" in text.stdout
+
+
+def test_eval_needs_a_library_and_a_valid_file(tmp_path: Path) -> None:
+    questions = tmp_path / "q.jsonl"
+    questions.write_text('{"question": "x", "relevant_titles": []}\n')
+    empty = run("eval", str(questions))
+    assert empty.exit_code == 1 and "library is empty" in empty.stderr
+    bad_mode = run("search", "x", "--mode", "sparse")
+    assert bad_mode.exit_code == 2 and "sparse" in bad_mode.output
+
+
 def test_config_masks_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-very-secret")
     monkeypatch.setenv("PAPERBOT_RETRIEVAL_K", "7")
@@ -139,7 +179,7 @@ def test_chat_session(sample_env: None) -> None:
 
 def test_help_explains_every_command() -> None:
     result = run("--help")
-    for command in ("ingest", "ask", "search", "chat", "stats", "paper", "config"):
+    for command in ("ingest", "ask", "search", "chat", "stats", "paper", "delete", "eval", "config"):
         assert command in result.stdout
 
 

@@ -1,0 +1,134 @@
+"""The BM25 side against a real embedded Chroma: filters agree with the store, ingest and
+delete keep both indexes in step, and a stale or missing index is rebuilt."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from assistant.engine import Engine
+from assistant.errors import PaperbotError
+from assistant.lexical import LexicalIndex, read_manifest, terms
+from assistant.models import Filters
+from assistant.settings import Settings
+from assistant.store import where_clause
+from tests.fakes import HashingEmbedder
+
+RECORDS = [
+    {"title": "Kelp Forests at Night", "abstract": "Urchins graze kelp at night.", "date": "2019-02-01"},
+    {"title": "Coral Bleaching", "abstract": "Coral reefs bleach under heat; kelp shades them.", "date": "2020-06-01"},
+    {"title": "Tide Pools", "abstract": "Anemones and kelp fragments fill tide pools.", "date": "2022-09-09"},
+    {"title": "Deep Sea Vents", "abstract": "Tube worms live by hydrothermal vents."},
+]
+
+
+@pytest.fixture
+def library(tmp_path: Path, fake_engine: Engine, data: Path) -> Engine:
+    path = tmp_path / "sea.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in RECORDS))
+    fake_engine.ingest([path, data / "plain.csv"])
+    return fake_engine
+
+
+def titles(results: list) -> set[str]:
+    return {r.paper.title for r in results}
+
+
+def test_terms_stem_and_drop_stop_words() -> None:
+    assert terms("The Generalization of transformers") == terms("generalizations transformer")
+    assert "the" not in terms("the of and")
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        Filters(since=date(2020, 1, 1)),
+        Filters(until=date(2020, 12, 31)),
+        Filters(since=date(2019, 6, 1), until=date(2021, 1, 1)),
+        Filters(source="csv"),
+        Filters(source="jsonl", since=date(2020, 1, 1)),
+        Filters(source="arxiv-oai"),
+    ],
+)
+def test_lexical_filters_select_what_chroma_selects(library: Engine, filters: Filters) -> None:
+    chroma = {str(m["paper_id"]) for m in library.store.chunks.get(where=where_clause(filters))["metadatas"]}
+    field = library.lexical().chunks
+    allowed = field.allowed(filters)
+    assert allowed is not None
+    assert {str(pid) for pid in field.paper_ids[allowed]} == chroma
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+def test_every_mode_honours_filters(library: Engine, mode: str) -> None:
+    everything = titles(library.search("kelp", k=10, mode=mode))
+    assert {"Kelp Forests at Night", "Tide Pools"} <= everything
+    recent = library.search("kelp", k=10, filters=Filters(since=date(2020, 1, 1)), mode=mode)
+    assert recent and all(r.paper.date and r.paper.date >= date(2020, 1, 1) for r in recent)
+    from_csv = library.search("kelp", k=10, filters=Filters(source="csv"), mode=mode)
+    assert all("csv" in r.paper.sources for r in from_csv)
+
+
+def test_bm25_finds_a_rare_word_and_gives_similarity(library: Engine) -> None:
+    results = library.search("hydrothermal", k=3, mode="bm25")
+    assert results[0].paper.title == "Deep Sea Vents"
+    assert results[0].similarity > 0
+    assert results[0].chunk_ids and results[0].chunk_ids[0].startswith(results[0].paper.id)
+
+
+def test_delete_removes_a_paper_from_both_indexes_and_from_disk(library: Engine) -> None:
+    victim = library.search("hydrothermal", k=1, mode="bm25")[0].paper
+    papers, chunks = library.store.counts()
+    removed = library.delete([victim.id])
+    assert [p.id for p in removed] == [victim.id]
+    assert library.store.counts()[0] == papers - 1 and library.store.counts()[1] < chunks
+    assert not library.store.chunks.get(where={"paper_id": victim.id})["ids"]
+    assert victim.id not in set(library.lexical().chunks.paper_ids.tolist())
+    assert victim.id not in set(library.lexical().titles.paper_ids.tolist())
+    for mode in ("bm25", "dense", "hybrid"):
+        assert "Deep Sea Vents" not in titles(library.search("hydrothermal vents tube worms", k=10, mode=mode))
+    reopened = Engine(library.settings, embedder=HashingEmbedder())
+    assert victim.id not in set(reopened.lexical().chunks.paper_ids.tolist())
+
+
+def test_delete_of_an_unknown_id_removes_nothing(library: Engine) -> None:
+    known = library.search("kelp", k=1)[0].paper.id
+    before = library.store.counts()
+    with pytest.raises(PaperbotError, match="no paper with id 'nope'"):
+        library.delete([known, "nope"])
+    assert library.store.counts() == before
+
+
+def test_ingest_keeps_the_lexical_index_in_step(library: Engine, tmp_path: Path) -> None:
+    assert len(library.lexical().titles) == library.store.counts()[0]
+    extra = tmp_path / "extra.jsonl"
+    extra.write_text(json.dumps({"title": "Penguin Huddles", "abstract": "Emperor penguins huddle in winter."}))
+    library.ingest([extra])
+    assert "Penguin Huddles" in titles(library.search("penguins huddle", k=3, mode="bm25"))
+    manifest = read_manifest(library.lexical_root)
+    assert (manifest["papers"], manifest["chunks"]) == library.store.counts()
+    assert not manifest.get("stale")
+
+
+def test_an_index_marked_stale_is_rebuilt_on_open(library: Engine) -> None:
+    generation = read_manifest(library.lexical_root)["generation"]
+    LexicalIndex.mark_stale(library.lexical_root)  # what a run that died mid-write leaves
+    reopened = Engine(library.settings, embedder=HashingEmbedder())
+    assert reopened.search("hydrothermal", k=1, mode="bm25")[0].paper.title == "Deep Sea Vents"
+    assert read_manifest(library.lexical_root)["generation"] != generation
+    assert len(list(library.lexical_root.glob("gen-*"))) == 1
+
+
+def test_a_library_without_a_lexical_index_gets_one(tmp_path: Path, library: Engine) -> None:
+    settings = library.settings
+    for path in sorted(library.lexical_root.rglob("*"), reverse=True):
+        path.unlink() if path.is_file() else path.rmdir()
+    reopened = Engine(Settings(home=settings.home), embedder=HashingEmbedder())
+    assert reopened.search("hydrothermal", k=1, mode="bm25")[0].paper.title == "Deep Sea Vents"
+
+
+def test_empty_library_searches_to_nothing(fake_engine: Engine) -> None:
+    for mode in ("hybrid", "dense", "bm25"):
+        assert fake_engine.search("anything at all", k=3, mode=mode) == []
