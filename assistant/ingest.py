@@ -77,17 +77,17 @@ def plan_ingest(incoming: list[Paper], store: ChromaStore, report: IngestReport)
     changed = [p for p in incoming if (m := matches[p.id]) is None or m.content_hash != p.content_hash()]
     previous = store.get_papers([m.id for p in changed if (m := matches[p.id]) is not None])
     for paper in incoming:
-        _plan_one(plan, paper, matches[paper.id], previous)
+        _plan_one(plan, paper, matches[paper.id], previous, store.chunking)
     return plan
 
 
-def _plan_one(plan: Plan, paper: Paper, match: StoredPaper | None, previous: dict[str, Paper]) -> None:
+def _plan_one(plan: Plan, paper: Paper, match: StoredPaper | None, previous: dict[str, Paper], chunking: str) -> None:
     if match is None:
         plan.writes.append(paper)
         plan.report.added += 1
         return
     merged = merge_pair(previous[match.id], paper) if match.id in previous else paper
-    if match.content_hash == merged.content_hash():
+    if match.content_hash == merged.content_hash() and match.chunking == chunking:
         plan.report.unchanged += 1
         return
     plan.writes.append(merged)

@@ -89,9 +89,10 @@ class Chunk:
 
 @dataclass(frozen=True)
 class ScoredChunk:
+    """A chunk the dense index returned, with its cosine similarity to the query."""
+
     chunk_id: str
     paper_id: str
-    text: str
     score: float
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -43,6 +43,7 @@ class Ranked:
 
     chunk_ids: list[str]
     paper_of: dict[str, str]
+    similarity: dict[str, float] = field(default_factory=dict)  # paper -> best chunk cosine (dense only)
 
 
 def rrf(rankings: Mapping[str, Sequence[str]], weights: Mapping[str, float], constant: float) -> dict[str, float]:
@@ -139,11 +140,15 @@ class Retriever:
         if topical:
             vectors = self.store.paper_vectors(order)
             order = diversify(order, {pid: scored[pid][0] for pid in order}, vectors, k, self.settings.diversity)
-        return self._papers(order[:k], scored, vector)
+        known = rankings["dense"].similarity if "dense" in rankings else {}
+        return self._papers(order[:k], scored, vector, known)
 
     def _dense(self, vector: np.ndarray, k: int, filters: Filters) -> Ranked:
         chunks = self.store.query(vector, max(self.settings.candidates, k * 4), filters)
-        return Ranked([c.chunk_id for c in chunks], {c.chunk_id: c.paper_id for c in chunks})
+        best: dict[str, float] = {}
+        for chunk in chunks:  # best first, so a paper's first chunk is its closest one anywhere
+            best.setdefault(chunk.paper_id, chunk.score)
+        return Ranked([c.chunk_id for c in chunks], {c.chunk_id: c.paper_id for c in chunks}, best)
 
     def _bm25(self, query: str, k: int, filters: Filters) -> Ranked:
         hits = self._lexical().chunks.top(terms(query), max(self.settings.candidates, k * 4), filters)
@@ -165,15 +170,21 @@ class Retriever:
         return scored
 
     def _papers(
-        self, order: list[str], scored: Mapping[str, tuple[float, list[str]]], vector: np.ndarray
+        self,
+        order: list[str],
+        scored: Mapping[str, tuple[float, list[str]]],
+        vector: np.ndarray,
+        known: Mapping[str, float],
     ) -> list[ScoredPaper]:
         records = self.store.get_papers(order)
-        chunk_vectors = self.store.chunk_vectors_by_paper(order)
-        results = []
-        for pid in order:
-            if pid not in records:
-                continue
-            similarity = float(np.max(chunk_vectors[pid] @ vector)) if pid in chunk_vectors else 0.0
-            score, chunk_ids = scored[pid]
-            results.append(ScoredPaper(records[pid], score, similarity, tuple(chunk_ids)))
-        return results
+        similarity = dict(known) | self._similarities([pid for pid in order if pid not in known], vector)
+        return [
+            ScoredPaper(records[pid], scored[pid][0], similarity.get(pid, 0.0), tuple(scored[pid][1]))
+            for pid in order
+            if pid in records
+        ]
+
+    def _similarities(self, paper_ids: list[str], vector: np.ndarray) -> dict[str, float]:
+        """Best chunk cosine for papers the dense side did not return (BM25 or title finds)."""
+        vectors = self.store.chunk_vectors_by_paper(paper_ids)
+        return {pid: float(np.max(rows @ vector)) for pid, rows in vectors.items()}

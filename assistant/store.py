@@ -32,6 +32,7 @@ class StoredPaper:
     id: str
     content_hash: str
     title_key: str
+    chunking: str  # the chunk size/overlap it was split with; another one means re-chunking
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,7 @@ class ChromaStore:
     def __init__(self, settings: Settings, embedder_name: str) -> None:
         self.client = make_client(settings)
         self.embedder_name = embedder_name
+        self.chunking = f"{settings.chunking.size}/{settings.chunking.overlap}"
         prefix = settings.chroma.collection
         self.chunks = self._collection(f"{prefix}-chunks")
         self.papers = self._collection(f"{prefix}-papers")
@@ -126,7 +128,9 @@ class ChromaStore:
         found: dict[str, StoredPaper] = {}
         for page in self._pages(self.papers, ["metadatas"]):
             for pid, meta in zip(page["ids"], page["metadatas"], strict=True):
-                found[pid] = StoredPaper(pid, str(meta["content_hash"]), str(meta["title_key"]))
+                found[pid] = StoredPaper(
+                    pid, str(meta["content_hash"]), str(meta["title_key"]), str(meta.get("chunking", ""))
+                )
         return found
 
     def get_papers(self, ids: Sequence[str]) -> dict[str, Paper]:
@@ -192,12 +196,10 @@ class ChromaStore:
             query_embeddings=[vector.tolist()],
             n_results=n,
             where=where_clause(filters),
-            include=["metadatas", "documents", "distances"],
+            include=["metadatas", "distances"],  # fusion needs ranks and paper ids, not texts
         )
-        rows = zip(
-            result["ids"][0], result["metadatas"][0], result["documents"][0], result["distances"][0], strict=True
-        )
-        return [ScoredChunk(cid, str(meta["paper_id"]), doc, 1.0 - float(dist)) for cid, meta, doc, dist in rows]
+        rows = zip(result["ids"][0], result["metadatas"][0], result["distances"][0], strict=True)
+        return [ScoredChunk(cid, str(meta["paper_id"]), 1.0 - float(dist)) for cid, meta, dist in rows]
 
     # ---- writing -------------------------------------------------------------
 
@@ -217,7 +219,7 @@ class ChromaStore:
             [item.paper.id for item in writes],
             [_mean_vector(item.vectors) for item in writes],
             [item.paper.to_json() for item in writes],
-            [_paper_metadata(item.paper) for item in writes],
+            [_paper_metadata(item.paper) | {"chunking": self.chunking} for item in writes],
         )
 
     def _upsert(self, collection: Any, ids: list[str], vectors: list[Any], docs: list[str], metas: list[Any]) -> None:

@@ -165,3 +165,20 @@ def test_missing_home_parent_is_created(tmp_path: Path, ocean: Path) -> None:
     Engine(Settings(home=home), embedder=HashingEmbedder()).ingest([ocean])
     assert (home / "chroma").is_dir()
     shutil.rmtree(home)
+
+
+def test_a_new_chunk_size_rechunks_on_the_next_ingest(tmp_path: Path) -> None:
+    long = tmp_path / "long.jsonl"
+    abstract = " ".join(f"Sentence {i} about glaciers and ice sheets melting in summer." for i in range(30))
+    long.write_text(json.dumps({"title": "Glaciers", "abstract": abstract}))
+    home = tmp_path / "home"
+    coarse = Engine(Settings(home=home), embedder=HashingEmbedder())
+    coarse.ingest([long])
+    coarse_chunks = coarse.store.counts()[1]
+    fine = Engine(Settings(home=home, chunking={"size": 64, "overlap": 8}), embedder=HashingEmbedder())
+    report, _ = fine.ingest([long])
+    assert (report.updated, report.unchanged) == (1, 0)
+    assert fine.store.counts()[1] > coarse_chunks
+    assert all(cid.startswith(fine.search("glaciers", k=1)[0].paper.id) for cid in chunk_ids(fine))
+    again, _ = fine.ingest([long])
+    assert (again.updated, again.unchanged) == (0, 1)
