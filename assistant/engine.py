@@ -19,7 +19,7 @@ from assistant.lexical import LexicalIndex
 from assistant.models import Answer, Filters, Paper, ScoredPaper
 from assistant.prompting import check_all
 from assistant.retrieval import Retriever
-from assistant.settings import Settings
+from assistant.settings import Settings, load_settings
 from assistant.store import ChromaStore
 
 MAX_QUESTION_CHARS = 2000
@@ -49,7 +49,7 @@ class Engine:
     """Parts default from settings; pass `embedder` or `store` to use others (tests do)."""
 
     def __init__(self, settings: Settings | None = None, *, embedder: Embedder | None = None) -> None:
-        self.settings = settings or Settings()
+        self.settings = settings or load_settings()
         self._embedder = embedder
         self._lexical: LexicalIndex | None = None
         check_all()

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 
-from assistant.chunking import chunk_paper
 from assistant.embeddings import Embedder
 from assistant.merge import merge_pair, merge_papers
 from assistant.models import Chunk, Paper
@@ -109,6 +108,8 @@ def apply_plan(
 def _prepare(
     papers: Sequence[Paper], store: ChromaStore, embedder: Embedder, chunking: ChunkingSettings
 ) -> list[PaperWrite]:
+    from assistant.chunking import chunk_paper  # llama-index takes ~1.2 s to import; only writing needs it
+
     chunked = [chunk_paper(paper, chunking.size, chunking.overlap) for paper in papers]
     known = store.chunk_vectors([paper.id for paper in papers])
     flat = [chunk for chunks in chunked for chunk in chunks]

@@ -13,13 +13,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 from platformdirs import user_data_dir
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from assistant.errors import PaperbotError
 
 
 def default_home() -> Path:
@@ -117,3 +119,14 @@ class Settings(BaseSettings):
         data = self.model_dump(mode="json")
         data["openai_api_key"] = "****" if self.openai_api_key() else None
         return data
+
+
+def load_settings() -> Settings:
+    """Settings from the environment and the TOML file; a bad value is one clear line."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(part) for part in first["loc"])
+        env = "PAPERBOT_" + "_".join(str(part) for part in first["loc"]).upper()
+        raise PaperbotError(f"invalid setting {name} ({env} or {config_file()}): {first['msg']}") from None

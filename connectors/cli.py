@@ -27,7 +27,7 @@ from assistant.errors import PaperbotError
 from assistant.evaluation import load_questions
 from assistant.ingest import IngestReport
 from assistant.models import Answer, Filters, Paper, ScoredPaper
-from assistant.settings import Settings
+from assistant.settings import load_settings
 from assistant.sources import FORMATS
 
 app = typer.Typer(
@@ -133,7 +133,7 @@ def progress_bar(label: str, quiet: bool) -> Iterator[tuple[Callable[[int], None
 
 def open_engine(*, quiet: bool = False) -> Engine:
     """The engine, with the sample library ingested on first use of an empty library."""
-    engine = Engine(Settings())
+    engine = Engine(load_settings())
     if engine.needs_sample():
         err.print("The library is empty: ingesting the bundled sample library (Daily Papers) first.")
         with progress_bar("embedding papers", quiet) as (advance, set_total):
@@ -232,7 +232,7 @@ def ingest(
     as_json: JsonOpt = False,
 ) -> None:
     """Add papers to the library. Re-running on unchanged files changes nothing."""
-    engine = Engine(Settings())
+    engine = Engine(load_settings())
     with progress_bar("embedding papers", as_json) as (advance, set_total):
         report, seconds = engine.ingest(paths, fmt, advance, total=set_total)
     if as_json:
@@ -347,7 +347,7 @@ def print_sources(conversation: Conversation) -> None:
 @handle_errors
 def stats(as_json: JsonOpt = False) -> None:
     """Papers and chunks in the library, by source and by year."""
-    result = Engine(Settings()).stats()
+    result = Engine(load_settings()).stats()
     if as_json:
         emit_json(result.to_dict())
         return
@@ -365,7 +365,7 @@ def paper(
     paper_id: Annotated[str, typer.Argument(help="A paper id as search prints it.")], as_json: JsonOpt = False
 ) -> None:
     """Show one paper's full record."""
-    record = Engine(Settings()).paper(paper_id)
+    record = Engine(load_settings()).paper(paper_id)
     if as_json:
         emit_json(record.to_dict())
         return
@@ -390,7 +390,7 @@ def delete(
     as_json: JsonOpt = False,
 ) -> None:
     """Remove papers from the library (vectors, records and the keyword index)."""
-    removed = Engine(Settings()).delete(paper_ids)
+    removed = Engine(load_settings()).delete(paper_ids)
     if as_json:
         emit_json({"deleted": [{"paper_id": p.id, "title": p.title} for p in removed]})
         return
@@ -409,7 +409,7 @@ def evaluate(
 ) -> None:
     """Measure retrieval on the current library: recall@5/@10, MRR, nDCG@10, refusal accuracy."""
     rows = load_questions(questions)
-    engine = Engine(Settings())
+    engine = Engine(load_settings())
     if not engine.store.counts()[0]:
         raise PaperbotError("the library is empty: run `paperbot ingest PATH` first")
     with progress_bar("evaluating", as_json) as (advance, set_total):
@@ -438,7 +438,7 @@ def print_eval(report: dict[str, Any]) -> None:
 @handle_errors
 def config(as_json: JsonOpt = False) -> None:
     """Print the effective settings (secrets masked) and where they come from."""
-    view = Settings().public_view()
+    view = load_settings().public_view()
     if as_json:
         emit_json(view)
         return

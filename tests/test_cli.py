@@ -204,3 +204,19 @@ def test_unreachable_chroma_server_is_a_clear_error(monkeypatch: pytest.MonkeyPa
     result = run("stats")
     assert result.exit_code == 1
     assert "cannot reach the Chroma server at http://127.0.0.1:9" in result.stderr
+
+
+def test_a_bad_setting_is_one_line_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAPERBOT_RETRIEVAL_MODE", "sparse")
+    result = run("search", "x")
+    assert result.exit_code == 1
+    assert result.stderr.strip().startswith("error: invalid setting retrieval.mode (PAPERBOT_RETRIEVAL_MODE")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_retrieval_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in (("MODE", "bm25"), ("FUSION_K", "30"), ("TITLE_WEIGHT", "0"), ("MIN_SCORE", "0.5")):
+        monkeypatch.setenv(f"PAPERBOT_RETRIEVAL_{name}", value)
+    retrieval = json.loads(run("config", "--json").stdout)["retrieval"]
+    assert (retrieval["mode"], retrieval["fusion_k"], retrieval["title_weight"]) == ("bm25", 30.0, 0.0)
+    assert retrieval["min_score"] == 0.5 and retrieval["k"] == 5
