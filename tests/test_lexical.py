@@ -132,3 +132,33 @@ def test_a_library_without_a_lexical_index_gets_one(tmp_path: Path, library: Eng
 def test_empty_library_searches_to_nothing(fake_engine: Engine) -> None:
     for mode in ("hybrid", "dense", "bm25"):
         assert fake_engine.search("anything at all", k=3, mode=mode) == []
+
+
+OTTERS = [
+    {"title": "Sea Otter Foraging", "abstract": "We tag animals along the coast. Dives last minutes. Prey: urchins."},
+    {
+        "title": "Coastal Notes",
+        "abstract": "A sea survey of the coast. Otters were seen once. Foraging birds were counted at the sea edge.",
+    },
+    {"title": "Harbour Seals", "abstract": "Seals haul out on rocks. Pups are born in spring."},
+]
+
+
+def otter_library(tmp_path: Path, title_weight: float) -> Engine:
+    path = tmp_path / "otters.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in OTTERS))
+    settings = Settings(home=tmp_path / f"home-{title_weight}", retrieval={"title_weight": title_weight})
+    engine = Engine(settings, embedder=HashingEmbedder())
+    engine.ingest([path])
+    return engine
+
+
+def test_a_title_match_counts_without_drowning_the_abstracts(tmp_path: Path) -> None:
+    query = "sea otter foraging"
+    # Chunk texts exclude titles, so only the title ranking can find a paper by its title alone.
+    assert titles(otter_library(tmp_path, 0.0).search(query, k=3, mode="bm25")) == {"Coastal Notes"}
+    default = Settings().retrieval.title_weight
+    ranked = [r.paper.title for r in otter_library(tmp_path, default).search(query, k=3, mode="bm25")]
+    assert ranked == ["Coastal Notes", "Sea Otter Foraging"]  # found, but the abstract match still leads
+    heavy = [r.paper.title for r in otter_library(tmp_path, 2.0).search(query, k=3, mode="bm25")]
+    assert heavy[0] == "Sea Otter Foraging"  # the setting really moves the balance
