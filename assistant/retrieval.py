@@ -105,11 +105,6 @@ def topic_of(question: str) -> str:
     return topic if len(terms(topic)) >= 1 else question
 
 
-def passes_gate(papers: Sequence[ScoredPaper], min_score: float) -> bool:
-    """The library holds an answer when some retrieved paper is close enough to the question."""
-    return gate_score(papers) >= min_score
-
-
 class Retriever:
     def __init__(
         self,
@@ -130,12 +125,15 @@ class Retriever:
         if topical:
             query = topic_of(query)
         vector = self.embedder.embed([query])[0]
+        depth = max(self.settings.candidates, k * 4)
         rankings: dict[str, Ranked] = {}
         if mode in ("hybrid", "dense"):
-            rankings["dense"] = self._dense(vector, k, filters)
+            rankings["dense"] = self._dense(vector, depth, filters)
         if mode in ("hybrid", "bm25"):
-            rankings["bm25"] = self._bm25(query, k, filters)
-        scored = self._fuse(rankings, query, k, filters, lexical=mode != "dense")
+            rankings["bm25"] = self._bm25(query, depth, filters)
+        scored = self._fuse(rankings)
+        if mode != "dense" and self.settings.title_weight > 0:
+            self._lift_titles(scored, query, depth, filters)
         order = sorted(scored, key=lambda pid: scored[pid][0], reverse=True)[: k * POOL_FACTOR]
         if topical:
             vectors = self.store.paper_vectors(order)
@@ -143,31 +141,31 @@ class Retriever:
         known = rankings["dense"].similarity if "dense" in rankings else {}
         return self._papers(order[:k], scored, vector, known)
 
-    def _dense(self, vector: np.ndarray, k: int, filters: Filters) -> Ranked:
-        chunks = self.store.query(vector, max(self.settings.candidates, k * 4), filters)
+    def _dense(self, vector: np.ndarray, depth: int, filters: Filters) -> Ranked:
+        chunks = self.store.query(vector, depth, filters)
         best: dict[str, float] = {}
         for chunk in chunks:  # best first, so a paper's first chunk is its closest one anywhere
             best.setdefault(chunk.paper_id, chunk.score)
         return Ranked([c.chunk_id for c in chunks], {c.chunk_id: c.paper_id for c in chunks}, best)
 
-    def _bm25(self, query: str, k: int, filters: Filters) -> Ranked:
-        hits = self._lexical().chunks.top(terms(query), max(self.settings.candidates, k * 4), filters)
+    def _bm25(self, query: str, depth: int, filters: Filters) -> Ranked:
+        hits = self._lexical().chunks.top(terms(query), depth, filters)
         return Ranked([h.key for h in hits], {h.key: h.paper_id for h in hits})
 
-    def _fuse(
-        self, rankings: dict[str, Ranked], query: str, k: int, filters: Filters, *, lexical: bool
-    ) -> dict[str, tuple[float, list[str]]]:
-        constant = self.settings.fusion_k
-        fused = rrf({name: r.chunk_ids for name, r in rankings.items()}, {}, constant)
+    def _fuse(self, rankings: dict[str, Ranked]) -> dict[str, tuple[float, list[str]]]:
+        fused = rrf({name: r.chunk_ids for name, r in rankings.items()}, {}, self.settings.fusion_k)
         paper_of = {cid: pid for r in rankings.values() for cid, pid in r.paper_of.items()}
-        scored = aggregate(fused, paper_of)
-        if lexical and self.settings.title_weight > 0:
-            titles = self._lexical().titles.top(terms(query), max(self.settings.candidates, k * 4), filters)
-            lift = rrf({"title": [h.paper_id for h in titles]}, {"title": self.settings.title_weight}, constant)
-            for pid, extra in lift.items():
-                score, ids = scored.get(pid, (0.0, []))
-                scored[pid] = (score + extra, ids)
-        return scored
+        return aggregate(fused, paper_of)
+
+    def _lift_titles(
+        self, scored: dict[str, tuple[float, list[str]]], query: str, depth: int, filters: Filters
+    ) -> None:
+        """The title ranking joins the fusion at paper level, weighted by `title_weight`."""
+        titles = self._lexical().titles.top(terms(query), depth, filters)
+        weight = {"title": self.settings.title_weight}
+        for pid, extra in rrf({"title": [h.paper_id for h in titles]}, weight, self.settings.fusion_k).items():
+            score, chunk_ids = scored.get(pid, (0.0, []))
+            scored[pid] = (score + extra, chunk_ids)
 
     def _papers(
         self,

@@ -144,14 +144,17 @@ class ChromaStore:
         for page in self._pages(self.papers, ["documents"]):
             yield from (Paper.from_json(doc) for doc in page["documents"])
 
+    def _chunks_of(self, paper_ids: Sequence[str]) -> Iterator[tuple[dict[str, Any], Any]]:
+        """(metadata, vector) of every chunk of these papers."""
+        if not paper_ids:
+            return
+        page = self.chunks.get(where={"paper_id": {"$in": list(paper_ids)}}, include=["metadatas", "embeddings"])
+        yield from zip(page["metadatas"], page["embeddings"], strict=True)
+
     def chunk_vectors(self, paper_ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Stored vectors by text hash, so unchanged chunk text is never embedded again."""
-        if not paper_ids:
-            return {}
-        page = self.chunks.get(where={"paper_id": {"$in": list(paper_ids)}}, include=["metadatas", "embeddings"])
         return {
-            str(meta["text_hash"]): np.asarray(vector, dtype=np.float32)
-            for meta, vector in zip(page["metadatas"], page["embeddings"], strict=True)
+            str(meta["text_hash"]): np.asarray(vector, dtype=np.float32) for meta, vector in self._chunks_of(paper_ids)
         }
 
     def chunk_rows(self) -> Iterator[IndexRow]:
@@ -167,11 +170,8 @@ class ChromaStore:
 
     def chunk_vectors_by_paper(self, paper_ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Each paper's chunk vectors as one matrix (rows = chunks)."""
-        if not paper_ids:
-            return {}
-        page = self.chunks.get(where={"paper_id": {"$in": list(paper_ids)}}, include=["metadatas", "embeddings"])
         rows: dict[str, list[Any]] = {}
-        for meta, vector in zip(page["metadatas"], page["embeddings"], strict=True):
+        for meta, vector in self._chunks_of(paper_ids):
             rows.setdefault(str(meta["paper_id"]), []).append(vector)
         return {pid: np.asarray(vectors, dtype=np.float32) for pid, vectors in rows.items()}
 

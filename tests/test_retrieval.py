@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from assistant.models import Paper, ScoredPaper
-from assistant.retrieval import SUPPORT_WEIGHT, aggregate, diversify, gate_score, is_topical, passes_gate, rrf
+from assistant.retrieval import SUPPORT_WEIGHT, aggregate, diversify, gate_score, is_topical, rrf, topic_of
 
 
 def test_rrf_adds_reciprocal_ranks_across_lists() -> None:
@@ -89,6 +89,18 @@ def test_gate_reads_the_best_similarity() -> None:
     paper = Paper(id="p", title="T", abstract="A.")
     papers = [ScoredPaper(paper, 0.1, 0.30), ScoredPaper(paper, 0.05, 0.62)]
     assert gate_score(papers) == pytest.approx(0.62)
-    assert passes_gate(papers, 0.45)
-    assert not passes_gate(papers[:1], 0.45)
-    assert not passes_gate([], 0.45)
+    assert gate_score(papers[:1]) == pytest.approx(0.30)
+    assert gate_score([]) < 0
+
+
+@pytest.mark.parametrize(
+    ("question", "topic"),
+    [
+        ("Which papers study length generalization in transformers?", "length generalization in transformers?"),
+        ("What work exists on instruction tuning?", "instruction tuning?"),
+        ("papers about grokking", "grokking"),
+        ("Which papers?", "Which papers?"),  # nothing would be left: keep the question
+    ],
+)
+def test_topical_boilerplate_is_stripped_to_the_subject(question: str, topic: str) -> None:
+    assert topic_of(question) == topic
