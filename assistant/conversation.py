@@ -1,13 +1,30 @@
-"""A bounded conversation: the turns so far and the answer the user may ask about."""
+"""A bounded conversation, and follow-ups rewritten into standalone questions.
+
+"And which of them used transformers?" means nothing to a retriever. With an LLM the
+follow-up is rewritten from the last turns (prompts/condense.txt); without one, a follow-up
+that refers back ("them", "it", "those"...) is searched together with the question before.
+"""
 
 from __future__ import annotations
 
+import re
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from assistant.models import Answer
+from assistant.prompting import render
+
+if TYPE_CHECKING:
+    from assistant.llm import ChatClient
 
 MAX_TURNS = 10
+ANSWER_CHARS = 600  # of each earlier answer shown to the rewriter
+REFERS_BACK = re.compile(
+    r"\b(them|they|those|these|it|its|their|theirs|which of|the (first|second|third|last|same) one)\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass
@@ -23,3 +40,27 @@ class Conversation:
     @property
     def last(self) -> Answer | None:
         return self.turns[-1] if self.turns else None
+
+
+def transcript(turns: Sequence[Answer]) -> str:
+    lines = []
+    for turn in turns:
+        lines.append(f"User: {turn.standalone or turn.question}")
+        lines.append(f"Assistant: {turn.text[:ANSWER_CHARS]}")
+        if turn.citations:
+            lines.append("Papers cited: " + "; ".join(f"[{c.n}] {c.paper.title}" for c in turn.citations))
+    return "\n".join(lines)
+
+
+def condense(llm: ChatClient, question: str, turns: Sequence[Answer]) -> str:
+    prompt = render("condense", history=transcript(turns), question=question)
+    reply = llm.complete([{"role": "user", "content": prompt}]).strip()
+    first_line = reply.splitlines()[0].strip().strip('"') if reply else ""
+    return first_line or question
+
+
+def follow_up(question: str, previous: Answer) -> str:
+    """The offline rewrite: keep the earlier subject when the follow-up points back at it."""
+    if not REFERS_BACK.search(question):
+        return question
+    return f"{previous.standalone or previous.question} {question}"

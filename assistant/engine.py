@@ -2,27 +2,34 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from assistant.answering import ExtractiveAnswerer
+from assistant.conversation import condense, follow_up
 from assistant.embeddings import Embedder, build_embedder
-from assistant.errors import PaperbotError
+from assistant.errors import LLMUnavailable, PaperbotError
 from assistant.evaluation import DEPTH, EvalQuestion, EvalReport, evaluate
 from assistant.ingest import IngestReport, Progress, apply_plan, plan_ingest, read_library
 from assistant.lexical import LexicalIndex
 from assistant.models import Answer, Filters, Paper, ScoredPaper
-from assistant.prompting import check_all
+from assistant.prompting import check_all, render
 from assistant.retrieval import Retriever
 from assistant.settings import Settings, load_settings
 from assistant.store import ChromaStore
 
 MAX_QUESTION_CHARS = 2000
+FALLBACK = "extractive (fallback)"
+
+if TYPE_CHECKING:
+    from assistant.generation import GenerativeAnswerer
 
 
 def sample_library() -> Path:
@@ -78,7 +85,18 @@ class Engine:
 
     @cached_property
     def answerer(self) -> ExtractiveAnswerer:
+        """Always there: the default, and the fallback when the LLM is unavailable."""
         return ExtractiveAnswerer(self.embedder, self.settings.answer, self.settings.retrieval.min_score)
+
+    @cached_property
+    def generator(self) -> GenerativeAnswerer | None:
+        """The LLM answerer when PAPERBOT_LLM=openai; imported only then (openai is slow to import)."""
+        if self.settings.llm.engine == "extractive":
+            return None
+        from assistant.generation import GenerativeAnswerer
+        from assistant.llm import ChatClient
+
+        return GenerativeAnswerer(ChatClient(self.settings), self.store.chunk_texts, self.settings.retrieval.min_score)
 
     # ---- library -----------------------------------------------------------
 
@@ -139,10 +157,40 @@ class Engine:
         query = checked_question(query)
         return self.retriever.search(query, k or self.settings.retrieval.k, filters, mode)
 
-    def ask(self, question: str, filters: Filters | None = None, mode: str | None = None) -> Answer:
+    def ask(
+        self,
+        question: str,
+        filters: Filters | None = None,
+        mode: str | None = None,
+        *,
+        history: Sequence[Answer] = (),
+        on_token: Callable[[str], None] | None = None,
+    ) -> Answer:
+        """`history` (earlier chat turns) turns a follow-up into a standalone question before
+        retrieval; `on_token` receives a generated answer as it streams."""
         question = checked_question(question)
-        papers = self.retriever.search(question, self.settings.retrieval.k, filters, mode)
-        return self.answerer.answer(question, papers)
+        standalone = self.standalone(question, history)
+        papers = self.retriever.search(standalone, self.settings.retrieval.k, filters, mode)
+        answer = self._answer(standalone, papers, on_token)
+        return replace(answer, question=question, standalone=standalone if standalone != question else None)
+
+    def _answer(self, question: str, papers: list[ScoredPaper], on_token: Callable[[str], None] | None) -> Answer:
+        if self.generator is None:
+            return self.answerer.answer(question, papers)
+        try:
+            return self.generator.answer(question, papers, on_token)
+        except LLMUnavailable as exc:
+            fallback = self.answerer.answer(question, papers)
+            return replace(fallback, engine=FALLBACK, notice=render("llm_unavailable", reason=str(exc)))
+
+    def standalone(self, question: str, history: Sequence[Answer]) -> str:
+        turns = list(history)[-self.settings.llm.history_turns :] if self.settings.llm.history_turns else []
+        if not turns:
+            return question
+        if self.generator is not None:
+            with contextlib.suppress(LLMUnavailable):  # the answer step reports the outage
+                return condense(self.generator.llm, question, turns)
+        return follow_up(question, turns[-1])
 
     def evaluate(
         self, questions: Sequence[EvalQuestion], mode: str | None = None, progress: Progress = _ignore

@@ -121,6 +121,9 @@ class Answer:
     engine: str
     citations: tuple[Citation, ...] = ()
     sources: tuple[ScoredPaper, ...] = ()
+    unsupported: tuple[str, ...] = ()  # cited sentences their sources do not back
+    notice: str | None = None  # e.g. the LLM was unavailable and this is the fallback
+    standalone: str | None = None  # the follow-up rewritten with the chat history, when it was
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,10 @@ from assistant.errors import PaperbotError
 # Each template and exactly the placeholders the code provides for it.
 TEMPLATES: dict[str, frozenset[str]] = {
     "not_found": frozenset({"question"}),
+    "answer_system": frozenset(),
+    "answer_user": frozenset({"sources", "question"}),
+    "condense": frozenset({"history", "question"}),
+    "llm_unavailable": frozenset({"reason"}),
 }
 
 

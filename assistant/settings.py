@@ -8,14 +8,17 @@ environment.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any, Literal
 
 from platformdirs import user_data_dir
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
+    EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -74,9 +77,40 @@ class RetrievalSettings(BaseModel):
 
 
 class AnswerSettings(BaseModel):
-    engine: Literal["extractive"] = Field("extractive", description="Who writes answers.")
+    """The extractive answerer (the default, and the fallback when the LLM is unavailable)."""
+
     max_sentences: int = Field(4, ge=1, le=12, description="Sentences quoted in an extractive answer.")
     min_sentence_score: float = Field(0.30, ge=-1, le=1, description="Weakest sentence similarity quoted.")
+
+
+class LLMSettings(BaseModel):
+    """Generated answers. `PAPERBOT_LLM=openai` turns them on; the rest are PAPERBOT_LLM_*."""
+
+    engine: Literal["extractive", "openai"] = Field(
+        "extractive", description="extractive: quote the abstracts (no LLM); openai: OpenAI or a compatible server."
+    )
+    model: str = Field("gpt-4o-mini", description="Chat model name (for Ollama e.g. llama3.1:8b).")
+    base_url: str | None = Field(None, description="OpenAI-compatible server URL; unset = api.openai.com.")
+    temperature: float = Field(0.1, ge=0, le=2, description="Sampling temperature.")
+    max_tokens: int = Field(600, ge=16, le=8192, description="Longest answer, in tokens.")
+    timeout: float = Field(60.0, gt=0, description="Seconds before one LLM call is abandoned.")
+    retries: int = Field(2, ge=0, le=10, description="Retries (with backoff) on timeouts, 429 and 5xx.")
+    history_turns: int = Field(3, ge=0, le=10, description="Earlier chat turns used to rewrite a follow-up.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def engine_alone(cls, value: Any) -> Any:
+        """`llm = "openai"` in TOML means the engine, like PAPERBOT_LLM=openai."""
+        return {"engine": value} if isinstance(value, str) else value
+
+
+class PaperbotEnv(EnvSettingsSource):
+    """PAPERBOT_LLM=openai names the engine, while PAPERBOT_LLM_MODEL etc. fill the rest of `llm`."""
+
+    def prepare_field_value(self, field_name: str, field: FieldInfo, value: Any, value_is_complex: bool) -> Any:
+        if field_name == "llm" and isinstance(value, str) and not value.lstrip().startswith("{"):
+            value = json.dumps({"engine": value})
+        return super().prepare_field_value(field_name, field, value, value_is_complex)
 
 
 class Settings(BaseSettings):
@@ -95,6 +129,7 @@ class Settings(BaseSettings):
     chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
     auto_sample: bool = Field(True, description="Ingest the bundled sample library when the library is empty.")
 
     @classmethod
@@ -107,7 +142,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file())
-        return init_settings, env_settings, toml
+        return init_settings, PaperbotEnv(settings_cls), toml
 
     def openai_api_key(self) -> str | None:
         """From the environment only, never from a file."""
@@ -127,6 +162,7 @@ def load_settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         first = exc.errors()[0]
-        name = ".".join(str(part) for part in first["loc"])
-        env = "PAPERBOT_" + "_".join(str(part) for part in first["loc"]).upper()
+        loc = tuple(str(part) for part in first["loc"])
+        env = "PAPERBOT_LLM" if loc == ("llm", "engine") else "PAPERBOT_" + "_".join(loc).upper()
+        name = ".".join(loc)
         raise PaperbotError(f"invalid setting {name} ({env} or {config_file()}): {first['msg']}") from None

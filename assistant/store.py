@@ -185,6 +185,12 @@ class ChromaStore:
             for pid, vector in zip(page["ids"], page["embeddings"], strict=True)
         }
 
+    def chunk_texts(self, chunk_ids: Sequence[str]) -> dict[str, str]:
+        if not chunk_ids:
+            return {}
+        page = self.chunks.get(ids=list(chunk_ids), include=["documents"])
+        return dict(zip(page["ids"], page["documents"], strict=True))
+
     def counts(self) -> tuple[int, int]:
         return int(self.papers.count()), int(self.chunks.count())
 

@@ -168,6 +168,10 @@ def answer_json(answer: Answer) -> dict[str, object]:
             {"paper_id": s.paper.id, "score": round(s.score, 4), "similarity": round(s.similarity, 4)}
             for s in answer.sources
         ],
+        "unsupported": list(answer.unsupported),
+        "unsupported_count": len(answer.unsupported),
+        "notice": answer.notice,
+        "standalone_question": answer.standalone,
     }
 
 
@@ -191,14 +195,34 @@ def _iso(value: date | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def print_answer(answer: Answer) -> None:
+class TokenPrinter:
+    """Shows a generated answer as it streams; remembers whether it showed anything."""
+
+    def __init__(self) -> None:
+        self.shown = False
+
+    def __call__(self, piece: str) -> None:
+        if piece:
+            out.print(piece, end="", markup=False)
+            self.shown = True
+
+
+def print_answer(answer: Answer, printer: TokenPrinter | None = None) -> None:
+    streamed = printer is not None and printer.shown
+    if streamed:
+        out.print()  # end the streamed line
+    if answer.notice:
+        err.print(f"[yellow]{escape(answer.notice)}[/yellow]")
     if answer.refused:
         out.print(f"[yellow]{escape(answer.text)}[/yellow]")
         return
-    out.print(escape(answer.text))
+    if not (streamed and answer.notice is None):  # a fallback replaces what had streamed
+        out.print(escape(answer.text))
     out.print("\n[bold]Sources[/bold]")
     for citation in answer.citations:
         out.print(f"  [{citation.n}] {paper_line(citation.paper)}")
+    for sentence in answer.unsupported:
+        out.print(f"[yellow]unsupported by its cited source:[/yellow] {escape(sentence)}")
 
 
 def print_results(results: list[ScoredPaper]) -> None:
@@ -254,11 +278,12 @@ def ask(
     """Answer a question with numbered citations to the papers it used."""
     filters = make_filters(since, until, source)
     question = checked_question(question)  # before a first-use ingest, not after
-    answer = open_engine(quiet=as_json).ask(question, filters, mode and mode.value)
+    printer = None if as_json else TokenPrinter()  # --json waits for the whole answer
+    answer = open_engine(quiet=as_json).ask(question, filters, mode and mode.value, on_token=printer)
     if as_json:
         emit_json(answer_json(answer))
     else:
-        print_answer(answer)
+        print_answer(answer, printer)
 
 
 @app.command()
@@ -326,13 +351,16 @@ def chat_turn(line: str, engine: Engine, conversation: Conversation, filters: Fi
     elif command.startswith("/"):
         out.print(f"Unknown command {escape(line)}; /help lists them.")
     elif line:
+        printer = TokenPrinter()
         try:
-            answer = engine.ask(line, filters)
+            answer = engine.ask(line, filters, history=conversation.turns, on_token=printer)
         except PaperbotError as exc:
             err.print(f"[red]error:[/red] {escape(str(exc))}")
             return True
         conversation.add(answer)
-        print_answer(answer)
+        print_answer(answer, printer)
+        if answer.standalone:
+            out.print(f"[dim](searched for: {escape(answer.standalone)})[/dim]")
     return True
 
 

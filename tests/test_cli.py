@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from connectors.cli import app
+from tests.openai_server import FakeOpenAI, cite
 
 runner = CliRunner()
 
@@ -220,3 +223,68 @@ def test_retrieval_settings_come_from_the_environment(monkeypatch: pytest.Monkey
     retrieval = json.loads(run("config", "--json").stdout)["retrieval"]
     assert (retrieval["mode"], retrieval["fusion_k"], retrieval["title_weight"]) == ("bm25", 30.0, 0.0)
     assert retrieval["min_score"] == 0.5 and retrieval["k"] == 5
+
+
+@pytest.fixture
+def llm_server(monkeypatch: pytest.MonkeyPatch, sample_env: None) -> Iterator[FakeOpenAI]:
+    with FakeOpenAI() as fake:
+        monkeypatch.setenv("PAPERBOT_LLM", "openai")
+        monkeypatch.setenv("PAPERBOT_LLM_MODEL", "test-model")
+        monkeypatch.setenv("PAPERBOT_LLM_BASE_URL", fake.base_url)
+        monkeypatch.setenv("PAPERBOT_LLM_RETRIES", "0")
+        yield fake
+
+
+def test_ask_json_with_an_llm_cites_listed_papers_numbered_in_order_of_use(llm_server: FakeOpenAI) -> None:
+    llm_server.replies = [cite(3, 1, 3, extra=" A claim about nothing [8].")]
+    result = run("ask", "Which papers study length generalization in transformers?", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["engine"] == "openai:test-model" and data["refused"] is False
+    used = [int(n) for n in re.findall(r"\[(\d+)\]", data["answer"])]
+    assert list(dict.fromkeys(used)) == [1, 2]  # numbered from 1 in order of first use
+    assert [c["n"] for c in data["citations"]] == [1, 2]
+    retrieved = {r["paper_id"] for r in data["retrieved"]}
+    assert all(c["paper_id"] in retrieved for c in data["citations"])
+    assert data["unsupported_count"] == len(data["unsupported"]) == 0 and data["notice"] is None
+
+
+def test_ask_streams_text_to_the_terminal(llm_server: FakeOpenAI) -> None:
+    llm_server.replies = [cite(1, 2)]
+    result = run("ask", "Which papers study length generalization in transformers?")
+    assert result.exit_code == 0, result.output
+    assert llm_server.chat_requests()[-1]["stream"] is True
+    assert "[1]" in result.stdout and "Sources" in result.stdout
+
+
+def test_chat_answers_a_follow_up_that_needs_the_history(
+    llm_server: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    standalone = "Which papers on length generalization in transformers study positional encodings?"
+    llm_server.replies = [cite(1, 2), standalone, cite(1)]
+    result = run("chat", input="Which papers study length generalization?\nand which of them look at positions?\n")
+    assert result.exit_code == 0, result.output
+    rewrite = llm_server.chat_requests()[1]["messages"][-1]["content"]
+    assert "Which papers study length generalization?" in rewrite and "which of them" in rewrite
+    assert f"Question: {standalone}" in llm_server.chat_requests()[2]["messages"][-1]["content"]
+    assert f"(searched for: {standalone})" in result.stdout
+
+
+def test_killing_the_server_mid_conversation_falls_back_with_one_line(
+    llm_server: FakeOpenAI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = iter(["What is grokking?", "And how does it relate to memorization?"])
+
+    def user() -> str | None:
+        line = next(lines, None)
+        if line == "And how does it relate to memorization?":
+            llm_server.stop()  # the server dies between two turns
+        return line
+
+    monkeypatch.setattr("connectors.cli.read_line", user)
+    llm_server.replies = [cite(1)]
+    result = run("chat")
+    assert result.exit_code == 0, result.output
+    notices = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(notices) == 1 and "language model is unavailable" in notices[0] and "cannot connect" in notices[0]
+    assert result.stdout.count("Sources") == 2  # the second answer is the extractive one, with its sources
