@@ -34,30 +34,36 @@ class CitationRewriter:
         self.order: list[int] = []  # the model's numbers, in order of first use
         self.dropped: list[int] = []  # numbers cited that no source has
         self._pending = ""
+        self._space = ""
 
     def feed(self, text: str) -> str:
         self._pending += text
-        out: list[str] = []
+        out = self._space  # whitespace held back from the last piece
+        self._space = ""
         while self._pending:
             start = self._pending.find("[")
             if start < 0:
-                out.append(self._pending)
+                out += self._pending
                 self._pending = ""
                 break
-            out.append(self._pending[:start])
+            out += self._pending[:start]
             self._pending = self._pending[start:]
             if match := CITATION.match(self._pending):
-                out.append(self._renumber(match))
+                renumbered = self._renumber(match)
+                # A citation removed whole takes the space before it along: "claim [9]." -> "claim."
+                out = out + renumbered if renumbered else out.rstrip(" \t")
                 self._pending = self._pending[match.end() :]
             elif MAYBE_CITATION.fullmatch(self._pending) and len(self._pending) < LONGEST_CITATION:
                 break  # wait for the rest of the bracket
             else:
-                out.append("[")
+                out += "["
                 self._pending = self._pending[1:]
-        return "".join(out)
+        body = out.rstrip(" \t")  # a citation may follow: hold the trailing space until we know
+        self._space = out[len(body) :]
+        return body
 
     def finish(self) -> str:
-        rest, self._pending = self._pending, ""
+        rest, self._pending, self._space = self._space + self._pending, "", ""
         return rest
 
     def _renumber(self, match: re.Match[str]) -> str:

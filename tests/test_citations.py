@@ -34,13 +34,13 @@ def test_streamed_pieces_give_the_same_text_as_the_whole(cut: int) -> None:
     whole, _ = rewrite(reply, sources=2)
     rewriter = CitationRewriter(2)
     streamed = rewriter.feed(reply[:cut]) + rewriter.feed(reply[cut:]) + rewriter.finish()
-    assert streamed.replace(" .", ".") == whole
+    assert streamed.strip() == whole
 
 
 def test_an_unclosed_bracket_is_released_at_the_end() -> None:
     rewriter = CitationRewriter(2)
-    assert rewriter.feed("ends with [1") == "ends with "
-    assert rewriter.finish() == "[1"
+    assert rewriter.feed("ends with [1") == "ends with"
+    assert rewriter.finish() == " [1"
 
 
 def test_unsupported_sentences_share_no_content_with_their_source() -> None:
