@@ -71,17 +71,15 @@ class GenerativeAnswerer:
         return Answer(question, text, False, self.llm.name, citations, tuple(papers), flagged)
 
     def sources(self, papers: list[ScoredPaper]) -> list[Source]:
+        """The papers past the gate, each with its best retrieved chunks in reading order."""
         relevant = [p for p in papers if p.similarity >= self.min_score]
-        wanted = [cid for p in relevant for cid in p.chunk_ids[:CHUNKS_PER_SOURCE]]
-        texts = self.chunk_texts(wanted)
-        return [
-            Source(
-                n,
-                p.paper,
-                " ".join(texts[c] for c in p.chunk_ids[:CHUNKS_PER_SOURCE] if c in texts) or p.paper.abstract,
-            )
-            for n, p in enumerate(relevant, start=1)
-        ]
+        chosen = {p.paper.id: sorted(p.chunk_ids[:CHUNKS_PER_SOURCE], key=chunk_position) for p in relevant}
+        texts = self.chunk_texts([cid for ids in chosen.values() for cid in ids])
+        sources = []
+        for n, p in enumerate(relevant, start=1):
+            text = " ".join(texts[cid] for cid in chosen[p.paper.id] if cid in texts)
+            sources.append(Source(n, p.paper, text or p.paper.abstract))
+        return sources
 
     def _generate(self, messages: Messages, rewriter: CitationRewriter, on_token: OnToken | None) -> str:
         if on_token is None:
@@ -102,6 +100,10 @@ class GenerativeAnswerer:
         shown.append(rewriter.finish())
         on_token(shown[-1])
         return "".join(shown)
+
+
+def chunk_position(chunk_id: str) -> int:
+    return int(chunk_id.rsplit("#", 1)[1])
 
 
 def may_be_marker(text: str) -> bool:
