@@ -10,7 +10,7 @@ handed to the client; it is never logged or written anywhere.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import openai
@@ -55,15 +55,18 @@ class ChatClient:
         )
         self.name = f"openai:{config.model}"
 
+    def _request(self, messages: Messages) -> dict[str, Any]:
+        return {
+            "model": self.config.model,
+            "messages": messages,
+            "temperature": self.config.temperature,
+            "max_tokens": self.config.max_tokens,
+        }
+
     def complete(self, messages: Messages) -> str:
         """The whole reply at once."""
         try:
-            response = self.client.chat.completions.create(
-                model=self.config.model,
-                messages=messages,  # type: ignore[arg-type]
-                temperature=self.config.temperature,
-                max_tokens=self.config.max_tokens,
-            )
+            response = self.client.chat.completions.create(**self._request(messages))
         except (openai.OpenAIError, httpx.HTTPError) as exc:
             raise LLMUnavailable(describe(exc, self.base_url)) from None
         return response.choices[0].message.content or "" if response.choices else ""
@@ -71,13 +74,7 @@ class ChatClient:
     def stream(self, messages: Messages) -> Iterator[str]:
         """The reply piece by piece as the server sends it."""
         try:
-            events = self.client.chat.completions.create(
-                model=self.config.model,
-                messages=messages,  # type: ignore[arg-type]
-                temperature=self.config.temperature,
-                max_tokens=self.config.max_tokens,
-                stream=True,
-            )
+            events = self.client.chat.completions.create(**self._request(messages), stream=True)
             for event in events:
                 choices = getattr(event, "choices", None)  # the stream's item type is a union in the stubs
                 if choices and choices[0].delta.content:
