@@ -104,6 +104,17 @@ class LLMSettings(BaseModel):
         return {"engine": value} if isinstance(value, str) else value
 
 
+class DiscordSettings(BaseModel):
+    """The Discord bot. Its token comes from DISCORD_TOKEN or PAPERBOT_DISCORD_TOKEN only."""
+
+    guild: int | None = Field(None, description="Sync slash commands to this guild only (instant; for testing).")
+    cooldown: float = Field(10.0, ge=0, description="Seconds a user waits between two questions.")
+    max_concurrent: int = Field(2, ge=1, le=32, description="Questions answered at once in one guild.")
+    channels: list[int] = Field(default_factory=list, description="Channel ids the bot answers in; empty = all.")
+    roles: list[int] = Field(default_factory=list, description="Role ids allowed to ask; empty = everyone.")
+    stream_interval: float = Field(1.0, ge=0.2, description="Seconds between edits of a streaming answer.")
+
+
 class PaperbotEnv(EnvSettingsSource):
     """PAPERBOT_LLM=openai names the engine, while PAPERBOT_LLM_MODEL etc. fill the rest of `llm`."""
 
@@ -130,6 +141,7 @@ class Settings(BaseSettings):
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    discord: DiscordSettings = Field(default_factory=DiscordSettings)
     auto_sample: bool = Field(True, description="Ingest the bundled sample library when the library is empty.")
 
     @classmethod
@@ -149,10 +161,15 @@ class Settings(BaseSettings):
         key = os.environ.get("PAPERBOT_LLM_API_KEY") or os.environ.get("OPENAI_API_KEY")
         return SecretStr(key).get_secret_value() if key else None
 
+    def discord_token(self) -> str | None:
+        """From the environment only, never from a file."""
+        return os.environ.get("DISCORD_TOKEN") or os.environ.get("PAPERBOT_DISCORD_TOKEN") or None
+
     def public_view(self) -> dict[str, Any]:
         """The settings as `paperbot config` shows them, secrets masked."""
         data = self.model_dump(mode="json")
         data["openai_api_key"] = "****" if self.openai_api_key() else None
+        data["discord_token"] = "****" if self.discord_token() else None
         return data
 
 

@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -29,6 +29,7 @@ from assistant.ingest import IngestReport
 from assistant.models import Answer, Filters, Paper, ScoredPaper
 from assistant.settings import load_settings
 from assistant.sources import FORMATS
+from connectors.common import make_filters
 
 app = typer.Typer(
     help="paperbot: ask questions about a library of paper abstracts and get answers citing the papers.",
@@ -85,21 +86,6 @@ def handle_errors(command: F) -> F:
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
-
-
-def parse_day(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return datetime.strptime(value, "%Y-%m-%d").date()
-    except ValueError:
-        raise PaperbotError(f"{option} expects a date as YYYY-MM-DD, got {value!r}") from None
-
-
-def make_filters(since: str | None, until: str | None, source: str | None) -> Filters:
-    if source is not None and source not in FORMATS:
-        raise PaperbotError(f"--source must be one of {', '.join(FORMATS)}, got {source!r}")
-    return Filters(parse_day(since, "--since"), parse_day(until, "--until"), source)
 
 
 class LazyBar:
@@ -460,6 +446,18 @@ def print_eval(report: dict[str, Any]) -> None:
         what = "refused" if miss["refused"] else "answered" if miss["should_refuse"] else "missed"
         detail = "; ".join(miss["missed"]) if what == "missed" else ""
         out.print(f"[red]{what}:[/red] {escape(miss['question'])} [dim]{escape(detail)}[/dim]")
+
+
+@app.command()
+@handle_errors
+def discord() -> None:
+    """Run the Discord bot (token from DISCORD_TOKEN or PAPERBOT_DISCORD_TOKEN)."""
+    settings = load_settings()
+    if not settings.discord_token():
+        raise PaperbotError("set DISCORD_TOKEN (or PAPERBOT_DISCORD_TOKEN) to the bot's token; see the README")
+    from connectors.discord_bot import run_bot  # discord.py loads only for the bot
+
+    run_bot(settings)
 
 
 @app.command()

@@ -1,0 +1,314 @@
+"""The Discord bot: a thin adapter over the same Engine the CLI uses. The only module that
+imports discord.
+
+- "@paperbot question" opens a thread named after the question and answers there. Every
+  later message in that thread is a follow-up, with the thread's turns as history.
+  A reply to one of the bot's messages continues the same way.
+- Slash commands: /ask, /search, /paper, /stats, /help. Each is deferred at once and
+  followed up.
+- Retrieval and answering run in a worker thread (`asyncio.to_thread`), so the gateway
+  heartbeat never waits on them. With an LLM, the answer streams into one message that
+  is edited about once a second.
+- No message pings anyone: `allowed_mentions` is none on the client and on every send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import discord
+from discord import app_commands
+
+from assistant.conversation import Conversation
+from assistant.engine import Engine
+from assistant.errors import PaperbotError
+from assistant.models import Answer, Filters, ScoredPaper
+from assistant.settings import Settings
+from connectors.common import make_filters
+from connectors.discord_text import (
+    EMBED_LIMIT,
+    MESSAGE_LIMIT,
+    Cooldown,
+    GuildLimit,
+    embed_descriptions,
+    source_lines,
+    split_text,
+    thread_name,
+)
+
+log = logging.getLogger("paperbot.discord")
+NO_PINGS = discord.AllowedMentions.none()
+MAX_CONVERSATIONS = 500  # threads whose history is kept in memory
+MENTION = re.compile(r"<@!?\d+>")
+APOLOGY = "Sorry, something went wrong while answering that. The error is logged on the server."
+HELP = (
+    "Ask me about the papers in the library.\n"
+    "- Mention me with a question: I answer in a new thread, where every message is a follow-up.\n"
+    "- `/ask question [since] [until]`: an answer citing papers as [n], with a list of sources.\n"
+    "- `/search query [k]`: the best matching papers.\n"
+    "- `/paper id`: one paper's record.\n"
+    "- `/stats`: what the library holds."
+)
+Send = Callable[..., Awaitable[Any]]
+
+
+def sender(target: discord.abc.Messageable) -> Send:
+    async def send(**kwargs: Any) -> discord.Message:
+        return await target.send(**kwargs, allowed_mentions=NO_PINGS)
+
+    return send
+
+
+def followup_sender(interaction: discord.Interaction) -> Send:
+    async def send(**kwargs: Any) -> discord.WebhookMessage:
+        return await interaction.followup.send(**kwargs, wait=True, allowed_mentions=NO_PINGS)
+
+    return send
+
+
+def source_embeds(answer: Answer) -> list[discord.Embed]:
+    descriptions = embed_descriptions(source_lines(answer.citations))
+    return [discord.Embed(title="Sources" if i == 0 else None, description=d) for i, d in enumerate(descriptions)]
+
+
+def results_embed(results: list[ScoredPaper]) -> discord.Embed:
+    lines = [
+        f"{rank}. " + (f"[{r.paper.title}]({r.paper.url})" if r.paper.url else r.paper.title) + f" `{r.paper.id}`"
+        for rank, r in enumerate(results, start=1)
+    ]
+    return discord.Embed(title="Search results", description="\n".join(lines)[:EMBED_LIMIT] or "No papers match.")
+
+
+class TokenBuffer:
+    """Tokens from the worker thread, read by the event loop's editor task."""
+
+    def __init__(self) -> None:
+        self._parts: list[str] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, piece: str) -> None:
+        with self._lock:
+            self._parts.append(piece)
+
+    def text(self) -> str:
+        with self._lock:
+            return "".join(self._parts)
+
+
+async def edit_while_streaming(message: Any, tokens: TokenBuffer, done: asyncio.Event, interval: float) -> None:
+    """Edit about once per `interval`: often enough to read along, rarely enough for rate limits."""
+    shown = ""
+    while not done.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(done.wait(), timeout=interval)
+        text = tokens.text().strip()
+        if text and text != shown and not done.is_set():
+            await message.edit(content=text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…")
+            shown = text
+
+
+class PaperbotBot(discord.Client):
+    def __init__(self, engine: Engine, settings: Settings) -> None:
+        intents = discord.Intents.default()
+        intents.message_content = True  # mentions and thread follow-ups are read as text
+        super().__init__(intents=intents, allowed_mentions=NO_PINGS)
+        self.engine = engine
+        self.settings = settings.discord
+        self.cooldown = Cooldown(self.settings.cooldown)
+        self.guild_limit = GuildLimit(self.settings.max_concurrent)
+        self.conversations: OrderedDict[int, Conversation] = OrderedDict()
+        self.tree = app_commands.CommandTree(self)
+        register_commands(self.tree, self)
+
+    async def setup_hook(self) -> None:
+        if self.settings.guild:  # guild commands appear at once; global ones can take an hour
+            guild = discord.Object(id=self.settings.guild)
+            self.tree.copy_global_to(guild=guild)
+            await self.tree.sync(guild=guild)
+        else:
+            await self.tree.sync()
+
+    # ---- messages ------------------------------------------------------------
+
+    async def on_message(self, message: discord.Message) -> None:
+        me = self.user
+        if me is None or message.author.bot or not self.allowed(message.channel, message.author):
+            return
+        channel = message.channel
+        if isinstance(channel, discord.Thread) and channel.owner_id == me.id:
+            await self.answer(message.content, sender(channel), message.author, self.conversation(channel.id))
+        elif me in message.mentions:
+            await self.open_thread(message)
+        elif self.replies_to_me(message):
+            await self.answer(message.content, sender(channel), message.author, self.conversation(channel.id))
+
+    async def open_thread(self, message: discord.Message) -> None:
+        question = MENTION.sub("", message.content).strip()
+        if not question:
+            await message.reply(HELP, allowed_mentions=NO_PINGS)
+            return
+        thread = await message.create_thread(name=thread_name(question))
+        await self.answer(question, sender(thread), message.author, self.conversation(thread.id))
+
+    def replies_to_me(self, message: discord.Message) -> bool:
+        replied = message.reference.resolved if message.reference else None
+        return isinstance(replied, discord.Message) and replied.author == self.user
+
+    def allowed(self, channel: Any, user: Any) -> bool:
+        channel_id = getattr(channel, "parent_id", None) or getattr(channel, "id", None)
+        if self.settings.channels and channel_id not in self.settings.channels:
+            return False
+        roles = {role.id for role in getattr(user, "roles", [])}
+        return not self.settings.roles or bool(roles & set(self.settings.roles))
+
+    def conversation(self, key: int) -> Conversation:
+        conversation = self.conversations.pop(key, None) or Conversation()
+        self.conversations[key] = conversation  # most recent last
+        while len(self.conversations) > MAX_CONVERSATIONS:
+            self.conversations.popitem(last=False)
+        return conversation
+
+    # ---- answering -----------------------------------------------------------
+
+    async def answer(
+        self,
+        question: str,
+        send: Send,
+        user: Any,
+        conversation: Conversation | None = None,
+        filters: Filters | None = None,
+    ) -> None:
+        """Limits first, then the engine off the event loop; failures become an apology."""
+        if wait := self.cooldown.retry_after(user.id):
+            await send(content=f"Please wait {wait:.0f} s before asking again.")
+            return
+        guild_id = getattr(getattr(user, "guild", None), "id", 0)
+        with self.guild_limit.slot(guild_id) as free:
+            if not free:
+                await send(content="I am answering several questions here already; please ask again in a moment.")
+                return
+            try:
+                await self.deliver(question, send, conversation, filters)
+            except PaperbotError as exc:  # bad input, or a part that is down: the user can act on it
+                await send(content=f"Sorry: {exc}")
+            except Exception:
+                log.exception("answering %r failed", question)
+                await send(content=APOLOGY)
+
+    async def deliver(
+        self, question: str, send: Send, conversation: Conversation | None, filters: Filters | None
+    ) -> None:
+        history = list(conversation.turns) if conversation else []
+        first = None
+        if self.engine.generator is not None:  # stream into one message, edited as tokens arrive
+            first = await send(content="…")
+            tokens, done = TokenBuffer(), asyncio.Event()
+            editor = asyncio.create_task(edit_while_streaming(first, tokens, done, self.settings.stream_interval))
+            try:
+                answer = await asyncio.to_thread(self.engine.ask, question, filters, history=history, on_token=tokens)
+            finally:
+                done.set()
+                await editor
+        else:
+            answer = await asyncio.to_thread(self.engine.ask, question, filters, history=history)
+        if conversation is not None:
+            conversation.add(answer)
+        await post_answer(send, answer, first)
+
+
+async def post_answer(send: Send, answer: Answer, first: Any | None) -> None:
+    """The text in pieces within Discord's limits, then the sources as embeds."""
+    text = answer.text if not answer.notice else f"_{answer.notice}_\n\n{answer.text}"
+    pieces = split_text(text)
+    if first is not None:
+        await first.edit(content=pieces[0])
+        pieces = pieces[1:]
+    for piece in pieces:
+        await send(content=piece)
+    for embed in source_embeds(answer):  # one embed a message: a message holds 6000 characters of embeds
+        await send(embed=embed)
+
+
+def register_commands(tree: app_commands.CommandTree, bot: PaperbotBot) -> None:
+    @tree.command(name="ask", description="Answer a question with numbered citations to papers.")
+    @app_commands.describe(question="Your question", since="Only papers from YYYY-MM-DD on", until="Up to YYYY-MM-DD")
+    async def ask(
+        interaction: discord.Interaction, question: str, since: str | None = None, until: str | None = None
+    ) -> None:
+        await interaction.response.defer(thinking=True)
+        send = followup_sender(interaction)
+        try:
+            filters = parse_filters(since, until)
+        except PaperbotError as exc:
+            await send(content=f"Sorry: {exc}")
+            return
+        await bot.answer(question, send, interaction.user, None, filters)
+
+    @tree.command(name="search", description="List the papers that best match a query.")
+    @app_commands.describe(query="What to look for", k="How many papers (1-25)")
+    async def search(interaction: discord.Interaction, query: str, k: app_commands.Range[int, 1, 25] = 5) -> None:
+        await interaction.response.defer(thinking=True)
+        await run_reply(interaction, lambda: results_embed(bot.engine.search(query, k)))
+
+    @tree.command(name="paper", description="Show one paper's record.")
+    async def paper(interaction: discord.Interaction, paper_id: str) -> None:
+        await interaction.response.defer(thinking=True)
+        await run_reply(interaction, lambda: paper_embed(bot.engine, paper_id))
+
+    @tree.command(name="stats", description="What the library holds.")
+    async def stats(interaction: discord.Interaction) -> None:
+        await interaction.response.defer(thinking=True)
+        await run_reply(interaction, lambda: stats_embed(bot.engine))
+
+    @tree.command(name="help", description="How to ask paperbot.")
+    async def help_command(interaction: discord.Interaction) -> None:
+        await interaction.response.send_message(HELP, ephemeral=True, allowed_mentions=NO_PINGS)
+
+
+async def run_reply(interaction: discord.Interaction, build: Callable[[], discord.Embed]) -> None:
+    send = followup_sender(interaction)
+    try:
+        embed = await asyncio.to_thread(build)
+    except PaperbotError as exc:
+        await send(content=f"Sorry: {exc}")
+        return
+    except Exception:
+        log.exception("command %s failed", interaction.command.name if interaction.command else "?")
+        await send(content=APOLOGY)
+        return
+    await send(embed=embed)
+
+
+def paper_embed(engine: Engine, paper_id: str) -> discord.Embed:
+    record = engine.paper(paper_id)
+    embed = discord.Embed(title=record.title[:256], url=record.url, description=record.abstract[:EMBED_LIMIT])
+    embed.add_field(name="date", value=record.date.isoformat() if record.date else "unknown")
+    embed.add_field(name="id", value=record.id)
+    return embed
+
+
+def stats_embed(engine: Engine) -> discord.Embed:
+    stats = engine.stats()
+    sources = ", ".join(f"{name}: {count}" for name, count in stats.by_source.items()) or "none"
+    return discord.Embed(title="Library", description=f"{stats.papers} papers, {stats.chunks} chunks\n{sources}")
+
+
+def parse_filters(since: str | None, until: str | None) -> Filters:
+    return make_filters(since, until, None)
+
+
+def run_bot(settings: Settings) -> None:
+    token = settings.discord_token()
+    if not token:
+        raise PaperbotError("set DISCORD_TOKEN (or PAPERBOT_DISCORD_TOKEN) to the bot's token")
+    engine = Engine(settings)
+    if engine.needs_sample():
+        engine.ingest_sample()
+    PaperbotBot(engine, settings).run(token, log_handler=logging.StreamHandler(), log_level=logging.INFO)

@@ -1,0 +1,159 @@
+"""dpytest plus what it lacks, so the real discord.py code paths run without Discord.
+
+dpytest replaces discord.py's HTTP and gateway with an in-memory backend. We add the few
+routes the bot needs that it does not have: starting a thread from a message, and the
+interaction webhooks (defer, follow-up, edit). Every outgoing payload is recorded so a
+test can check `allowed_mentions`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import inspect
+import itertools
+from typing import Any
+
+import discord
+import discord.ext.test as dpytest
+from discord.ext.test import backend
+from discord.webhook.async_ import AsyncWebhookAdapter
+
+_ids = itertools.count(9_000_000_000)
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.payloads: list[dict[str, Any]] = []  # every message/follow-up payload the bot sent
+        self.interaction_responses: list[dict[str, Any]] = []
+        self.followups: list[dict[str, Any]] = []
+        self.threads: list[discord.Thread] = []
+
+
+def install(client: discord.Client, monkeypatch: Any) -> Recorder:
+    recorder = Recorder()
+    http = backend.get_state().http
+    send_message = http.send_message
+
+    async def recording_send(channel_id: int, *, params: Any) -> Any:
+        recorder.payloads.append(dict(params.payload or {}))
+        channel = inspect.currentframe().f_back.f_locals.get("channel")  # type: ignore[union-attr]  # noqa: F841  (dpytest reads it)
+        return await send_message(channel_id, params=params)
+
+    async def start_thread_with_message(channel_id: int, message_id: int, *, name: str, **_: Any) -> dict[str, Any]:
+        parent = client.get_channel(channel_id)
+        assert isinstance(parent, discord.TextChannel)
+        data = thread_payload(parent, name, owner_id=client.user.id)  # type: ignore[union-attr]
+        thread = discord.Thread(guild=parent.guild, state=client._connection, data=data)  # type: ignore[arg-type]
+        parent.guild._add_thread(thread)
+        recorder.threads.append(thread)
+        return data
+
+    monkeypatch.setattr(http, "send_message", recording_send)
+    monkeypatch.setattr(http, "start_thread_with_message", start_thread_with_message, raising=False)
+    install_interactions(client, monkeypatch, recorder)
+    return recorder
+
+
+def thread_payload(parent: discord.TextChannel, name: str, owner_id: int) -> dict[str, Any]:
+    now = datetime.datetime.now(datetime.UTC).isoformat()
+    return {
+        "id": str(next(_ids)),
+        "type": 11,
+        "guild_id": str(parent.guild.id),
+        "parent_id": str(parent.id),
+        "owner_id": str(owner_id),
+        "name": name,
+        "thread_metadata": {
+            "archived": False,
+            "auto_archive_duration": 1440,
+            "archive_timestamp": now,
+            "locked": False,
+        },
+        "message_count": 0,
+        "member_count": 1,
+        "rate_limit_per_user": 0,
+    }
+
+
+def install_interactions(client: discord.Client, monkeypatch: Any, recorder: Recorder) -> None:
+    async def create_interaction_response(self: Any, interaction_id: int, token: str, **kwargs: Any) -> dict[str, Any]:
+        params = kwargs.get("params")
+        payload = dict(params.payload) if params is not None else {}
+        recorder.interaction_responses.append(payload)
+        thinking = payload.get("type") == 5
+        return {"interaction": {"id": str(interaction_id), "response_message_loading": thinking}}
+
+    async def execute_webhook(self: Any, webhook_id: int, token: str, **kwargs: Any) -> dict[str, Any]:
+        payload = dict(kwargs["payload"] if "payload" in kwargs else kwargs["params"].payload)
+        recorder.followups.append(payload)
+        recorder.payloads.append(payload)
+        channel = client.get_all_channels().__next__()
+        return message_payload(client, channel, payload)
+
+    async def edit_webhook_message(self: Any, webhook_id: int, token: str, message_id: int, **kwargs: Any) -> Any:
+        payload = dict(kwargs["payload"] if "payload" in kwargs else kwargs["params"].payload)
+        recorder.followups.append(payload | {"edit_of": message_id})
+        channel = client.get_all_channels().__next__()
+        return message_payload(client, channel, payload, message_id)
+
+    monkeypatch.setattr(AsyncWebhookAdapter, "create_interaction_response", create_interaction_response)
+    monkeypatch.setattr(AsyncWebhookAdapter, "execute_webhook", execute_webhook)
+    monkeypatch.setattr(AsyncWebhookAdapter, "edit_webhook_message", edit_webhook_message)
+
+
+def message_payload(
+    client: discord.Client, channel: Any, payload: dict[str, Any], message_id: int | None = None
+) -> Any:
+    data = backend.facts.make_message_dict(
+        channel, client.user, id_num=message_id or next(_ids), content=payload.get("content") or ""
+    )
+    data["embeds"] = payload.get("embeds") or []
+    return data
+
+
+def slash(
+    client: discord.Client, name: str, member: discord.Member, channel: discord.TextChannel, **options: Any
+) -> discord.Interaction:
+    """An application-command interaction as the gateway would deliver it."""
+    kinds = {str: 3, int: 4}
+    data = {
+        "id": str(next(_ids)),
+        "application_id": str(client.application_id or 1),
+        "type": 2,
+        "token": "interaction-token",
+        "version": 1,
+        "guild_id": str(channel.guild.id),
+        "channel_id": str(channel.id),
+        "channel": {"id": str(channel.id), "type": 0, "guild_id": str(channel.guild.id), "name": channel.name},
+        "member": {
+            "user": {"id": str(member.id), "username": member.name, "discriminator": "0001", "avatar": None},
+            "roles": [],
+            "joined_at": datetime.datetime.now(datetime.UTC).isoformat(),
+            "deaf": False,
+            "mute": False,
+            "permissions": "8",
+            "flags": 0,
+        },
+        "app_permissions": "8",
+        "attachment_size_limit": 8_388_608,
+        "locale": "en-US",
+        "guild_locale": "en-US",
+        "entitlements": [],
+        "authorizing_integration_owners": {},
+        "data": {
+            "id": str(next(_ids)),
+            "name": name,
+            "type": 1,
+            "options": [{"name": k, "type": kinds[type(v)], "value": v} for k, v in options.items()],
+        },
+    }
+    return discord.Interaction(data=data, state=client._connection)  # type: ignore[arg-type]
+
+
+async def sent_texts() -> list[str]:
+    """Drain what the bot sent through channels and threads (dpytest's queue)."""
+    texts = []
+    while not dpytest.sent_queue.empty():
+        message = await dpytest.sent_queue.get()
+        texts.append(message.content or "")
+    return texts
