@@ -453,11 +453,12 @@ def print_eval(report: dict[str, Any]) -> None:
 def discord() -> None:
     """Run the Discord bot (token from DISCORD_TOKEN or PAPERBOT_DISCORD_TOKEN)."""
     settings = load_settings()
-    if not settings.discord_token():
+    token = settings.discord_token()
+    if not token:
         raise PaperbotError("set DISCORD_TOKEN (or PAPERBOT_DISCORD_TOKEN) to the bot's token; see the README")
     from connectors.discord_bot import run_bot  # discord.py loads only for the bot
 
-    run_bot(settings)
+    run_bot(settings, token)
 
 
 @app.command()

@@ -304,10 +304,8 @@ def parse_filters(since: str | None, until: str | None) -> Filters:
     return make_filters(since, until, None)
 
 
-def run_bot(settings: Settings) -> None:
-    token = settings.discord_token()
-    if not token:
-        raise PaperbotError("set DISCORD_TOKEN (or PAPERBOT_DISCORD_TOKEN) to the bot's token")
+def run_bot(settings: Settings, token: str) -> None:
+    """Blocks until the bot is stopped (Ctrl-C)."""
     engine = Engine(settings)
     if engine.needs_sample():
         engine.ingest_sample()

@@ -17,7 +17,7 @@ DATA = Path(__file__).parent / "data"
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test sees the developer's settings, keys or paperbot.toml."""
     for name in list(os.environ):
-        if name.startswith("PAPERBOT_") or name == "OPENAI_API_KEY":
+        if name.startswith("PAPERBOT_") or name in {"OPENAI_API_KEY", "DISCORD_TOKEN"}:
             monkeypatch.delenv(name)
     monkeypatch.setenv("PAPERBOT_HOME", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path)

@@ -27,6 +27,7 @@ class Recorder:
         self.interaction_responses: list[dict[str, Any]] = []
         self.followups: list[dict[str, Any]] = []
         self.threads: list[discord.Thread] = []
+        self.edits: list[str] = []  # contents of edited messages, in order
 
 
 def install(client: discord.Client, monkeypatch: Any) -> Recorder:
@@ -48,7 +49,15 @@ def install(client: discord.Client, monkeypatch: Any) -> Recorder:
         recorder.threads.append(thread)
         return data
 
+    edit_message = http.edit_message
+
+    async def recording_edit(channel_id: int, message_id: int, **fields: Any) -> Any:
+        recorder.edits.append(fields["params"].payload.get("content") or "")
+        self = inspect.currentframe().f_back.f_locals.get("self")  # type: ignore[union-attr]  # noqa: F841  (dpytest reads it)
+        return await edit_message(channel_id, message_id, **fields)
+
     monkeypatch.setattr(http, "send_message", recording_send)
+    monkeypatch.setattr(http, "edit_message", recording_edit)
     monkeypatch.setattr(http, "start_thread_with_message", start_thread_with_message, raising=False)
     install_interactions(client, monkeypatch, recorder)
     return recorder

@@ -47,6 +47,7 @@ class FakeOpenAI:
         self.replies: list[Reply] = []
         self.default_reply: Reply = cite(1)
         self.delay = 0.0
+        self.token_delay = 0.0  # seconds between streamed pieces
         self.embedder = HashingEmbedder()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -118,6 +119,7 @@ class FakeOpenAI:
                 for piece in re.findall(r"\S+\s*|\s+", text):  # word by word, like a model
                     self.wfile.write(f"data: {json.dumps(chunk(model, piece))}\n\n".encode())
                     self.wfile.flush()
+                    time.sleep(fake.token_delay)
                 self.wfile.write(b"data: [DONE]\n\n")
 
             def log_message(self, *args: object) -> None:

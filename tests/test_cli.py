@@ -182,7 +182,7 @@ def test_chat_session(sample_env: None) -> None:
 
 def test_help_explains_every_command() -> None:
     result = run("--help")
-    for command in ("ingest", "ask", "search", "chat", "stats", "paper", "delete", "eval", "config"):
+    for command in ("ingest", "ask", "search", "chat", "stats", "paper", "delete", "eval", "discord", "config"):
         assert command in result.stdout
 
 
@@ -288,3 +288,18 @@ def test_killing_the_server_mid_conversation_falls_back_with_one_line(
     notices = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(notices) == 1 and "language model is unavailable" in notices[0] and "cannot connect" in notices[0]
     assert result.stdout.count("Sources") == 2  # the second answer is the extractive one, with its sources
+
+
+def test_discord_without_a_token_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DISCORD_TOKEN", raising=False)
+    result = run("discord")
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        "error: set DISCORD_TOKEN (or PAPERBOT_DISCORD_TOKEN) to the bot's token; see the README"
+    )
+
+
+def test_the_discord_token_is_masked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", "very-secret-token")
+    result = run("config", "--json")
+    assert "very-secret-token" not in result.output and json.loads(result.stdout)["discord_token"] == "****"

@@ -5,6 +5,7 @@ embedded Chroma with the fast fake embedder."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import discord
 import discord.ext.test as dpytest
 import pytest
 import pytest_asyncio
+from discord.ext.test import backend
 
 from assistant.engine import Engine
 from assistant.models import Answer
@@ -20,6 +22,7 @@ from assistant.settings import Settings
 from connectors.discord_bot import APOLOGY, PaperbotBot
 from tests import discord_harness as harness
 from tests.fakes import HashingEmbedder
+from tests.openai_server import FakeOpenAI, cite
 
 PAPERS = [
     {
@@ -40,15 +43,20 @@ async def bot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[
     settings = Settings(home=tmp_path / "home", retrieval={"min_score": 0.1}, discord={"cooldown": 0})
     engine = Engine(settings, embedder=HashingEmbedder())
     engine.ingest([path])
-    client = PaperbotBot(engine, settings)
-    # dpytest finds mentioned members in the member cache, which the bot's intents leave off.
-    client._connection._intents.members = True
-    client._connection.member_cache_flags = discord.MemberCacheFlags.from_intents(client._connection._intents)
+    client = make_client(engine, settings)
     await client._async_setup_hook()
     dpytest.configure(client, members=["alice", "bob"])
     recorder = harness.install(client, monkeypatch)
     yield client, recorder
     await dpytest.empty_queue()
+
+
+def make_client(engine: Engine, settings: Settings) -> PaperbotBot:
+    client = PaperbotBot(engine, settings)
+    # dpytest finds mentioned members in the member cache, which the bot's intents leave off.
+    client._connection._intents.members = True
+    client._connection.member_cache_flags = discord.MemberCacheFlags.from_intents(client._connection._intents)
+    return client
 
 
 def config() -> Any:
@@ -150,3 +158,131 @@ async def test_a_slash_command_is_deferred_then_followed_up(bot: Any) -> None:
     texts = " ".join(f.get("content") or "" for f in recorder.followups)
     assert "[1]" in texts
     assert all(f.get("allowed_mentions") == {"parse": []} for f in recorder.followups)
+
+
+@pytest_asyncio.fixture
+async def llm_bot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[PaperbotBot, harness.Recorder, FakeOpenAI]]:
+    with FakeOpenAI() as server:
+        path = tmp_path / "papers.jsonl"
+        path.write_text("\n".join(json.dumps(p) for p in PAPERS))
+        llm = {"engine": "openai", "model": "test-model", "base_url": server.base_url, "retries": 0}
+        settings = Settings(
+            home=tmp_path / "home",
+            retrieval={"min_score": 0.1},
+            llm=llm,
+            discord={"cooldown": 0, "stream_interval": 0.2},
+        )
+        engine = Engine(settings, embedder=HashingEmbedder())
+        engine.ingest([path])
+        client = make_client(engine, settings)
+        await client._async_setup_hook()
+        dpytest.configure(client, members=["alice", "bob"])
+        yield client, harness.install(client, monkeypatch), server
+        await dpytest.empty_queue()
+
+
+@pytest.mark.asyncio
+async def test_with_an_llm_the_answer_streams_by_editing_one_message(llm_bot: Any) -> None:
+    client, recorder, server = llm_bot
+    server.replies = [cite(1, 2)]
+    server.token_delay = 0.06  # about 25 pieces: some 1.5 s of streaming
+    started = time.monotonic()
+    await mention(client, "what is known about grokking?")
+    elapsed = time.monotonic() - started
+    assert recorder.payloads[0]["content"] == "…"  # the placeholder that gets edited
+    partial, final = recorder.edits[:-1], recorder.edits[-1]
+    assert len(partial) >= 2, recorder.edits  # it streamed: several intermediate edits...
+    assert len(partial) <= elapsed / 0.2 + 1  # ...but no more than about one per interval
+    assert all(final.startswith(text.rstrip("…")) for text in partial)
+    assert "[1]" in final and "[2]" in final
+    assert any(p.get("embeds") for p in recorder.payloads)
+
+
+@pytest.mark.asyncio
+async def test_a_user_asking_too_fast_gets_a_friendly_wait(bot: Any) -> None:
+    client, recorder = bot
+    client.cooldown.seconds = 60
+    await mention(client, "what is grokking?")
+    answered = len(recorder.payloads)
+    await mention(client, "and kelp?")
+    assert recorder.payloads[answered]["content"].startswith("Please wait")
+    before = len(recorder.payloads)
+    await mention(client, "kelp forests?", member=config().members[1])  # another user is not held up
+    assert not any((p.get("content") or "").startswith("Please wait") for p in recorder.payloads[before:])
+
+
+@pytest.mark.asyncio
+async def test_a_busy_guild_gets_a_friendly_message(bot: Any) -> None:
+    client, recorder = bot
+    guild_id = config().guilds[0].id
+    with client.guild_limit.slot(guild_id), client.guild_limit.slot(guild_id):  # two questions running
+        await mention(client, "what is grokking?")
+    assert "answering several questions" in recorder.payloads[-1]["content"]
+
+
+@pytest.mark.asyncio
+async def test_allow_lists_of_channels_and_roles(bot: Any) -> None:
+    client, recorder = bot
+    client.settings = client.settings.model_copy(update={"channels": [1]})
+    await mention(client, "what is grokking?")
+    assert recorder.payloads == []
+    client.settings = client.settings.model_copy(update={"channels": [], "roles": [424242]})
+    await mention(client, "what is grokking?")
+    assert recorder.payloads == []
+    client.settings = client.settings.model_copy(update={"roles": []})
+    await mention(client, "what is grokking?")
+    assert recorder.payloads
+
+
+@pytest.mark.asyncio
+async def test_a_reply_to_the_bot_continues_the_conversation(bot: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    client, _ = bot
+    channel = config().channels[0]
+    bot_message = await channel.send("Grokking is delayed generalization [1].")
+    histories: list[int] = []
+    ask = client.engine.ask
+
+    def spy(question: str, *args: Any, history: Any = (), **kwargs: Any) -> Answer:
+        histories.append(len(history))
+        return ask(question, *args, history=history, **kwargs)
+
+    monkeypatch.setattr(client.engine, "ask", spy)
+    backend.get_state().stop_dispatch()  # built by hand below, with the reference dpytest cannot set
+    reply = backend.make_message("and in transformers?", config().members[0], channel)
+    backend.get_state().start_dispatch()
+    reply.reference = discord.MessageReference.from_message(bot_message)
+    reply.reference.resolved = bot_message
+    await client.on_message(reply)
+    await client.on_message(reply)
+    assert histories == [0, 1]  # the second reply sees the first turn
+
+
+@pytest.mark.asyncio
+async def test_commands_sync_to_one_guild_when_set(bot: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    client, _ = bot
+    synced: list[Any] = []
+
+    async def sync(*, guild: Any = None) -> list[Any]:
+        synced.append(guild.id if guild else None)
+        return []
+
+    monkeypatch.setattr(client.tree, "sync", sync)
+    await client.setup_hook()
+    client.settings = client.settings.model_copy(update={"guild": 777})
+    await client.setup_hook()
+    assert synced == [None, 777]
+    names = {command.name for command in client.tree.get_commands()}
+    assert names == {"ask", "search", "paper", "stats", "help"}  # /summarize waits for #6
+
+
+@pytest.mark.asyncio
+async def test_search_and_paper_commands(bot: Any) -> None:
+    client, recorder = bot
+    member, channel = config().members[0], config().channels[0]
+    await client.tree._call(harness.slash(client, "search", member, channel, query="grokking", k=2))
+    embed = recorder.followups[-1]["embeds"][0]
+    assert embed["title"] == "Search results" and "Grokking" in embed["description"]
+    await client.tree._call(harness.slash(client, "paper", member, channel, paper_id="nope"))
+    assert recorder.followups[-1]["content"].startswith("Sorry: no paper with id 'nope'")
