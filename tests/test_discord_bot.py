@@ -4,7 +4,9 @@ embedded Chroma with the fast fake embedder."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -133,18 +135,53 @@ async def test_other_bots_and_its_own_messages_are_ignored(bot: Any) -> None:
     assert recorder.payloads == [] and recorder.threads == []
     await client.on_message(await dpytest.message("plain chatter without a mention"))
     assert recorder.payloads == []
+    await mention(client, "what is grokking?")  # opens a thread the bot owns
+    thread, sent = recorder.threads[0], len(recorder.payloads)
+    own = backend.make_message("Grokking is delayed generalization [1].", client.user, thread)  # type: ignore[arg-type]
+    await dpytest.run_all_events()
+    await client.on_message(own)
+    assert len(recorder.payloads) == sent  # it never answers itself, even in its own thread
 
 
 @pytest.mark.asyncio
-async def test_an_engine_error_becomes_an_apology(bot: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_an_engine_error_becomes_an_apology(
+    bot: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     client, recorder = bot
 
     def broken(*args: Any, **kwargs: Any) -> Answer:
         raise RuntimeError("chroma fell over")
 
     monkeypatch.setattr(client.engine, "ask", broken)
-    await mention(client, "what is grokking?")
+    with caplog.at_level(logging.ERROR, logger="paperbot.discord"):
+        await mention(client, "what is grokking?")
     assert recorder.payloads[-1]["content"] == APOLOGY
+    assert "chroma fell over" in caplog.text and "Traceback" in caplog.text  # the full line is on the server
+
+
+@pytest.mark.asyncio
+async def test_a_slow_answer_never_blocks_the_event_loop(bot: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    client, recorder = bot
+    ask = client.engine.ask
+
+    def slow(*args: Any, **kwargs: Any) -> Answer:
+        time.sleep(0.6)  # retrieval and generation are blocking work
+        return ask(*args, **kwargs)
+
+    monkeypatch.setattr(client.engine, "ask", slow)
+    ticks = 0
+
+    async def heartbeat() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.05)
+            ticks += 1
+
+    beating = asyncio.create_task(heartbeat())
+    await mention(client, "what is grokking?")
+    beating.cancel()
+    assert ticks >= 8  # the loop kept running while the answer was computed
+    assert recorder.payloads
 
 
 @pytest.mark.asyncio
