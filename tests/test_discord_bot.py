@@ -323,3 +323,17 @@ async def test_search_and_paper_commands(bot: Any) -> None:
     assert embed["title"] == "Search results" and "Grokking" in embed["description"]
     await client.tree._call(harness.slash(client, "paper", member, channel, paper_id="nope"))
     assert recorder.followups[-1]["content"].startswith("Sorry: no paper with id 'nope'")
+
+
+@pytest.mark.asyncio
+async def test_a_slash_answer_streams_into_its_follow_up(llm_bot: Any) -> None:
+    client, recorder, server = llm_bot
+    server.replies = [cite(1, 2)]
+    server.token_delay = 0.05
+    member, channel = config().members[0], config().channels[0]
+    await client.tree._call(harness.slash(client, "ask", member, channel, question="what is grokking?"))
+    assert recorder.interaction_responses[0]["type"] == 5
+    placeholder, edits = recorder.followups[0], [f for f in recorder.followups if "edit_of" in f]
+    assert placeholder["content"] == "…" and len(edits) >= 2
+    assert "[1]" in edits[-1]["content"] and "[2]" in edits[-1]["content"]
+    assert any(f.get("embeds") for f in recorder.followups)
