@@ -24,6 +24,7 @@ from assistant.prompting import check_all, render
 from assistant.retrieval import Retriever
 from assistant.settings import Settings, load_settings
 from assistant.store import ChromaStore
+from assistant.summary import MIN_PAPERS, ExtractiveSummarizer, Gatherer, Summary, name_groups, not_enough
 
 MAX_QUESTION_CHARS = 2000
 FALLBACK = "extractive (fallback)"
@@ -191,6 +192,17 @@ class Engine:
             with contextlib.suppress(LLMUnavailable):  # the answer step reports the outage
                 return condense(self.generator.llm, question, turns)
         return follow_up(question, turns[-1])
+
+    def summarize(self, topic: str, papers: int = 12, filters: Filters | None = None) -> Summary:
+        """A cited literature summary of `topic`, or `enough=False` when the library has too little on it."""
+        topic = checked_question(topic)
+        gather = Gatherer(self.retriever, self.store, self.settings.retrieval.min_score)
+        found, considered = gather.papers(topic, papers, filters)
+        engine = self.generator.llm.name if self.generator else "extractive"
+        if len(found) < MIN_PAPERS:
+            return not_enough(topic, considered, engine)
+        groups = gather.groups(found)
+        return ExtractiveSummarizer(self.embedder).write(topic, groups, name_groups(groups, topic))
 
     def evaluate(
         self, questions: Sequence[EvalQuestion], mode: str | None = None, progress: Progress = _ignore

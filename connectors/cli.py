@@ -21,6 +21,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from assistant.bibtex import bibliography
 from assistant.conversation import Conversation
 from assistant.engine import Engine, checked_question
 from assistant.errors import PaperbotError
@@ -29,6 +30,7 @@ from assistant.ingest import IngestReport
 from assistant.models import Answer, Filters, Paper, ScoredPaper
 from assistant.settings import load_settings
 from assistant.sources import FORMATS
+from assistant.summary import Summary, markdown
 from connectors.common import make_filters
 
 app = typer.Typer(
@@ -446,6 +448,51 @@ def print_eval(report: dict[str, Any]) -> None:
         what = "refused" if miss["refused"] else "answered" if miss["should_refuse"] else "missed"
         detail = "; ".join(miss["missed"]) if what == "missed" else ""
         out.print(f"[red]{what}:[/red] {escape(miss['question'])} [dim]{escape(detail)}[/dim]")
+
+
+@app.command()
+@handle_errors
+def summarize(
+    topic: Annotated[str, typer.Argument(help='The topic to review, e.g. "length generalization in transformers".')],
+    papers: Annotated[int, typer.Option("-n", "--papers", min=3, max=50, help="At most this many papers.")] = 12,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write the Markdown here.")] = None,
+    bib: Annotated[Path | None, typer.Option("--bib", help="Write the references as BibTeX here.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write a cited literature summary: themes, findings, open questions, references.
+
+    With too few relevant papers it prints "Not enough papers", writes no file, and exits 0."""
+    filters = make_filters(since, until, None)
+    topic = checked_question(topic)
+    summary = open_engine(quiet=as_json).summarize(topic, papers, filters)
+    text = markdown(summary)
+    if summary.enough:
+        write_outputs(summary, text, output, bib)
+    if as_json:
+        files = {
+            "output": str(output) if output and summary.enough else None,
+            "bib": str(bib) if bib and summary.enough else None,
+        }
+        emit_json(summary.to_dict() | {"markdown": text} | files)
+    elif not summary.enough or output is None:
+        out.print(escape(text), end="")
+    else:
+        out.print(
+            f"wrote {output} ({len(summary.references)} papers, {len(summary.themes)} themes)"
+            + (f" and {bib}" if bib else "")
+        )
+
+
+def write_outputs(summary: Summary, text: str, output: Path | None, bib: Path | None) -> None:
+    try:
+        if output is not None:
+            output.write_text(text, encoding="utf-8")
+        if bib is not None:
+            bib.write_text(bibliography([r.paper for r in summary.references]), encoding="utf-8")
+    except OSError as exc:
+        raise PaperbotError(f"cannot write {exc.filename}: {exc.strerror}") from None
 
 
 @app.command()

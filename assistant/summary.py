@@ -1,0 +1,232 @@
+"""Cited literature summaries: the papers on a topic, grouped into themes, each sentence
+quoted from (extractive) or checked against (LLM) the abstract it cites.
+
+Papers count as relevant when the dense similarity passes the relevance gate, or when the
+paper states the topic as a phrase ("length generalization") and is not far off
+semantically. Fewer than MIN_PAPERS relevant papers gives "not enough papers" rather than
+a review padded with weak matches.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from assistant.embeddings import Embedder
+from assistant.lexical import terms
+from assistant.models import Filters, Paper, ScoredPaper
+from assistant.retrieval import Retriever
+from assistant.store import ChromaStore
+from assistant.text import split_sentences
+from assistant.themes import cluster, theme_count, theme_name
+
+MIN_PAPERS = 3
+POOL_FACTOR = 3  # candidates searched per paper wanted
+PHRASE_COVERAGE = 0.5  # share of the topic's word pairs a paper must state...
+PHRASE_FLOOR = 0.15  # ...while staying at least this similar to the topic
+CUE_BONUS = 0.15
+MAX_OPEN_QUESTIONS = 4
+CONTRIBUTION = re.compile(
+    r"\b(we (propose|present|introduce|show|find|demonstrate|develop|study|investigate|evaluate|identify|argue)"
+    r"|this (paper|work|study)|our (results|findings|method|approach|analysis|experiments)"
+    r"|results (show|suggest|indicate|reveal))\b",
+    re.IGNORECASE,
+)
+LIMITATION = re.compile(
+    r"\b(limitations?|future work|remains? (unclear|open|unknown|an open)|open (question|problem)s?"
+    r"|fails? to|struggles?|cannot|unclear|not yet)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Reference:
+    n: int
+    paper: Paper
+
+
+@dataclass(frozen=True)
+class Theme:
+    name: str
+    sentences: tuple[tuple[str, int], ...]  # (sentence, reference number)
+
+
+@dataclass(frozen=True)
+class Summary:
+    topic: str
+    enough: bool
+    engine: str
+    themes: tuple[Theme, ...] = ()
+    open_questions: tuple[tuple[str, int], ...] = ()
+    references: tuple[Reference, ...] = ()
+    scope: str = ""
+    unsupported: tuple[str, ...] = ()
+    notice: str | None = None
+    body: str | None = None  # the LLM's Markdown, when it wrote the themes
+    considered: int = field(default=0)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "topic": self.topic,
+            "enough_papers": self.enough,
+            "engine": self.engine,
+            "papers": len(self.references),
+            "themes": [{"name": t.name, "references": sorted({n for _, n in t.sentences})} for t in self.themes],
+            "references": [reference_dict(r) for r in self.references],
+            "unsupported": list(self.unsupported),
+            "notice": self.notice,
+        }
+
+
+def reference_dict(reference: Reference) -> dict[str, object]:
+    paper = reference.paper
+    return {
+        "n": reference.n,
+        "paper_id": paper.id,
+        "title": paper.title,
+        "authors": list(paper.authors),
+        "date": paper.date.isoformat() if paper.date else None,
+        "url": paper.url,
+    }
+
+
+def phrase_coverage(topic: str, text: str) -> float:
+    """Share of the topic's adjacent word pairs (stemmed, stop words out) that the text states."""
+    wanted, have = terms(topic), terms(text)
+    if len(wanted) < 2:
+        return 1.0 if wanted and wanted[0] in have else 0.0
+    pairs = set(itertools.pairwise(wanted))
+    return len(pairs & set(itertools.pairwise(have))) / len(pairs)
+
+
+def is_relevant(topic: str, found: ScoredPaper, min_score: float) -> bool:
+    if found.similarity >= min_score:
+        return True
+    text = f"{found.paper.title} {found.paper.abstract}"
+    return found.similarity >= PHRASE_FLOOR and phrase_coverage(topic, text) >= PHRASE_COVERAGE
+
+
+class Gatherer:
+    """The relevant papers for a topic, and their vectors for grouping."""
+
+    def __init__(self, retriever: Retriever, store: ChromaStore, min_score: float) -> None:
+        self.retriever = retriever
+        self.store = store
+        self.min_score = min_score
+
+    def papers(self, topic: str, n: int, filters: Filters | None) -> tuple[list[ScoredPaper], int]:
+        """Up to n relevant papers, best first, and how many candidates were looked at."""
+        candidates = self.retriever.search(topic, n * POOL_FACTOR, filters)
+        relevant = [found for found in candidates if is_relevant(topic, found, self.min_score)]
+        return relevant[:n], len(candidates)
+
+    def groups(self, papers: list[ScoredPaper]) -> list[list[ScoredPaper]]:
+        vectors = self.store.paper_vectors([p.paper.id for p in papers])
+        matrix = np.asarray([vectors[p.paper.id] for p in papers], dtype=np.float32)
+        return [[papers[i] for i in members] for members in cluster(matrix, theme_count(len(papers)))]
+
+
+def name_groups(groups: list[list[ScoredPaper]], topic: str) -> list[str]:
+    titles = [[p.paper.title for p in group] for group in groups]
+    return [
+        theme_name(own, [t for j, other in enumerate(titles) if j != i for t in other], topic)
+        for i, own in enumerate(titles)
+    ]
+
+
+def cited(sentence: str, n: int) -> str:
+    """'Claim. [1]' reads as 'Claim [1].'"""
+    body = sentence.rstrip()
+    end = body[-1] if body and body[-1] in ".!?" else ""
+    return f"{body[: len(body) - len(end)]} [{n}]{end}"
+
+
+class ExtractiveSummarizer:
+    """Per paper, its sentence that best states a contribution on the topic."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+
+    def write(self, topic: str, groups: list[list[ScoredPaper]], names: list[str]) -> Summary:
+        numbers: dict[str, int] = {}
+        for group in groups:
+            for found in group:
+                numbers.setdefault(found.paper.id, len(numbers) + 1)
+        picked, limits = self._sentences(topic, [p for group in groups for p in group])
+        themes = tuple(
+            Theme(name, tuple((picked[p.paper.id], numbers[p.paper.id]) for p in group if p.paper.id in picked))
+            for name, group in zip(names, groups, strict=True)
+        )
+        used = set(picked.values())
+        questions = tuple((s, numbers[pid]) for s, pid in limits if s not in used)[:MAX_OPEN_QUESTIONS]
+        papers = sorted(((n, pid) for pid, n in numbers.items()))
+        by_id = {p.paper.id: p.paper for group in groups for p in group}
+        references = tuple(Reference(n, by_id[pid]) for n, pid in papers)
+        return Summary(topic, True, "extractive", themes, questions, references, scope_line(topic, references, themes))
+
+    def _sentences(self, topic: str, papers: list[ScoredPaper]) -> tuple[dict[str, str], list[tuple[str, str]]]:
+        """The best contribution sentence per paper, and limitation sentences ranked by topic."""
+        pieces = [(p.paper.id, s) for p in papers for s in split_sentences(p.paper.abstract)]
+        vectors = self.embedder.embed([topic] + [s for _, s in pieces])
+        similarity = vectors[1:] @ vectors[0]
+        best: dict[str, tuple[float, str]] = {}
+        limits: list[tuple[float, str, str]] = []
+        for (pid, sentence), score in zip(pieces, similarity, strict=True):
+            value = float(score) + (CUE_BONUS if CONTRIBUTION.search(sentence) else 0.0)
+            if pid not in best or value > best[pid][0]:
+                best[pid] = (value, sentence)
+            if LIMITATION.search(sentence):
+                limits.append((float(score), sentence, pid))
+        ranked = [(sentence, pid) for _, sentence, pid in sorted(limits, key=lambda item: -item[0])]
+        return {pid: sentence for pid, (_, sentence) in best.items()}, ranked
+
+
+def scope_line(topic: str, references: Sequence[Reference], themes: Sequence[Theme]) -> str:
+    years = sorted(r.paper.date.year for r in references if r.paper.date)
+    undated = len(references) - len(years)
+    parts = ([str(years[0]) if years[0] == years[-1] else f"{years[0]}-{years[-1]}"] if years else []) + (
+        [f"{undated} undated"] if undated else []
+    )
+    plural = "s" if len(themes) != 1 else ""
+    return (
+        f'This summary draws on {len(references)} papers in the library about "{topic}" ({"; ".join(parts)}), '
+        f"grouped into {len(themes)} theme{plural}. Every sentence is taken from the abstract it cites."
+    )
+
+
+def not_enough(topic: str, found: int, engine: str) -> Summary:
+    return Summary(topic, False, engine, considered=found)
+
+
+def markdown(summary: Summary) -> str:
+    if not summary.enough:
+        return (
+            f'Not enough papers: the library has fewer than {MIN_PAPERS} papers relevant to "{summary.topic}", '
+            "so there is no summary to write."
+        )
+    lines = [f"# {summary.topic}: a literature summary", "", summary.scope, ""]
+    if summary.notice:
+        lines += [f"_{summary.notice}_", ""]
+    if summary.body is not None:
+        lines += [summary.body.strip(), ""]
+    for theme in summary.themes if summary.body is None else ():
+        lines += [f"## {theme.name}", "", " ".join(cited(s, n) for s, n in theme.sentences), ""]
+    if summary.open_questions:
+        lines += ["## Open questions", ""] + [f"- {cited(s, n)}" for s, n in summary.open_questions] + [""]
+    lines += ["## References", ""] + [reference_line(r) for r in summary.references]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def reference_line(reference: Reference) -> str:
+    paper = reference.paper
+    if paper.authors:
+        who = ", ".join(paper.authors[:6]) + (" et al." if len(paper.authors) > 6 else "")
+    else:
+        who = f"{paper.author_count} authors" if paper.author_count else "authors unknown"
+    when = paper.date.isoformat() if paper.date else "undated"
+    link = f" {paper.url}" if paper.url else ""
+    return f"- [{reference.n}] {paper.title}. {who}. {when}.{link}"

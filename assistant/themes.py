@@ -1,0 +1,89 @@
+"""Themes for a summary: papers grouped by their embeddings, each group named by its own words.
+
+Average-linkage agglomerative clustering over cosine similarity, in numpy: a summary groups
+tens of papers, where this is instant and needs no scikit-learn.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+
+from assistant.lexical import STOPWORDS
+
+# Merging stops when the closest two groups are less similar than this (mean cosine).
+MERGE_SIMILARITY = 0.45
+WORD = re.compile(r"[A-Za-z][A-Za-z0-9-]+")
+# Words every abstract uses; they name no theme.
+GENERIC = frozenset(
+    re.findall(
+        r"\S+",
+        "paper papers study studies approach approaches method methods result results model models propose "
+        "proposed show shows new novel based using via towards toward large language llm llms task tasks data "
+        "can could may might work works performance across advancement advances improving improve improved "
+        "better learning learn learns learned analysis understanding evaluating evaluation benchmark case "
+        "beyond without within simple effective efficient scalable general revisiting rethinking "
+        "what which how why when where who whose",
+    )
+)
+
+
+def theme_count(papers: int) -> int:
+    """About sqrt(n/2) themes: 2 for 8 papers, 3 for 18, never more than 6."""
+    return max(1, min(6, round(math.sqrt(papers / 2))))
+
+
+def cluster(vectors: np.ndarray, groups: int, min_similarity: float = MERGE_SIMILARITY) -> list[list[int]]:
+    """Row indices grouped; merges the two closest groups until `groups` remain or nothing is
+    close enough. Groups come back largest first, members in their original order."""
+    clusters: list[list[int]] = [[i] for i in range(len(vectors))]
+    similarity = vectors @ vectors.T
+    while len(clusters) > groups:
+        best, pair = -2.0, (0, 1)
+        for a in range(len(clusters)):
+            for b in range(a + 1, len(clusters)):
+                mean = float(similarity[np.ix_(clusters[a], clusters[b])].mean())
+                if mean > best:
+                    best, pair = mean, (a, b)
+        if best < min_similarity:
+            break
+        a, b = pair
+        clusters[a] = sorted(clusters[a] + clusters[b])
+        del clusters[b]
+    return sorted(clusters, key=lambda members: (-len(members), members[0]))
+
+
+def theme_name(titles: Sequence[str], other_titles: Sequence[str], topic: str = "", phrases: int = 2) -> str:
+    """The phrases (one or two words from the titles) most typical of this group and least
+    of the others; the topic's own words name nothing, every group shares them."""
+    skip = {w.lower() for w in WORD.findall(topic)}
+    inside, outside = _phrase_counts(titles, skip), _phrase_counts(other_titles, skip)
+
+    def score(phrase: str) -> float:
+        share_out = outside[phrase] / len(other_titles) if other_titles else 0.0
+        return inside[phrase] / len(titles) - share_out + 0.05 * phrase.count(" ")
+
+    chosen: list[str] = []
+    for phrase in sorted(inside, key=lambda p: (-score(p), p)):
+        if not any(set(phrase.split()) & set(c.split()) for c in chosen):
+            chosen.append(phrase)
+        if len(chosen) == phrases:
+            break
+    return " and ".join(chosen).capitalize() if chosen else "Other work"
+
+
+def _phrase_counts(titles: Sequence[str], skip: set[str]) -> Counter[str]:
+    """In how many titles each word and each pair of adjacent content words appears."""
+    counts: Counter[str] = Counter()
+    for title in titles:
+        words = [w.lower() for w in WORD.findall(title)]
+        content = [w if w not in STOPWORDS and w not in GENERIC and w not in skip else "" for w in words]
+        found = {w for w in content if w}
+        found |= {f"{a} {b}" for a, b in itertools.pairwise(content) if a and b}
+        counts.update(found)
+    return counts
