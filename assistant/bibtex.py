@@ -1,7 +1,8 @@
 """BibTeX entries for a summary's references, escaped so LaTeX tools accept them.
 
-Outside `$...$` math, the characters LaTeX treats as special are escaped and braces are
-escaped, so a title with an unbalanced brace cannot break the entry. Math is kept as it is.
+Outside `$...$` math, the characters LaTeX treats as special are escaped, and braces
+become \textbraceleft{}/\textbraceright{}, so a title with an unbalanced brace cannot break
+the entry. Math with balanced braces is kept as it is.
 Accented letters stay UTF-8, which biber and bibtexparser read and modern BibTeX passes through.
 """
 
@@ -12,8 +13,9 @@ import unicodedata
 
 from assistant.models import Paper
 
-SPECIAL = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "&": r"\&", "%": r"\%", "#": r"\#", "_": r"\_",
-           "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}  # fmt: skip
+# BibTeX counts every brace, escaped or not, so literal braces become commands.
+SPECIAL = {"\\": r"\textbackslash{}", "{": r"\textbraceleft{}", "}": r"\textbraceright{}", "&": r"\&", "%": r"\%",
+           "#": r"\#", "_": r"\_", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}  # fmt: skip
 MATH = re.compile(r"(\$[^$]+\$)")
 
 

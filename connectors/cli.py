@@ -470,19 +470,13 @@ def summarize(
     text = markdown(summary)
     if summary.enough:
         write_outputs(summary, text, output, bib)
+    written = [str(path) for path in (output, bib) if path is not None and summary.enough]
     if as_json:
-        files = {
-            "output": str(output) if output and summary.enough else None,
-            "bib": str(bib) if bib and summary.enough else None,
-        }
-        emit_json(summary.to_dict() | {"markdown": text} | files)
+        emit_json(summary.to_dict() | {"markdown": text, "written": written})
     elif not summary.enough or output is None:
         out.print(escape(text), end="")
     else:
-        out.print(
-            f"wrote {output} ({len(summary.references)} papers, {len(summary.themes)} themes)"
-            + (f" and {bib}" if bib else "")
-        )
+        out.print(f"wrote {', '.join(written)}: {len(summary.references)} papers in {len(summary.themes)} themes")
 
 
 def write_outputs(summary: Summary, text: str, output: Path | None, bib: Path | None) -> None:

@@ -4,8 +4,8 @@ imports discord.
 - "@paperbot question" opens a thread named after the question and answers there. Every
   later message in that thread is a follow-up, with the thread's turns as history.
   A reply to one of the bot's messages continues the same way.
-- Slash commands: /ask, /search, /paper, /stats, /help. Each is deferred at once and
-  followed up.
+- Slash commands: /ask, /search, /paper, /summarize, /stats, /help. Each is deferred at
+  once and followed up.
 - Retrieval and answering run in a worker thread (`asyncio.to_thread`), so the gateway
   heartbeat never waits on them. With an LLM, the answer streams into one message that
   is edited about once a second.
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import re
 import threading
@@ -31,6 +32,7 @@ from assistant.engine import Engine
 from assistant.errors import PaperbotError
 from assistant.models import Answer, Filters, ScoredPaper
 from assistant.settings import Settings
+from assistant.summary import markdown
 from connectors.common import make_filters
 from connectors.discord_text import (
     EMBED_LIMIT,
@@ -54,6 +56,7 @@ HELP = (
     "- `/ask question [since] [until]`: an answer citing papers as [n], with a list of sources.\n"
     "- `/search query [k]`: the best matching papers.\n"
     "- `/paper id`: one paper's record.\n"
+    "- `/summarize topic`: a cited literature summary, with the full Markdown attached.\n"
     "- `/stats`: what the library holds."
 )
 Send = Callable[..., Awaitable[Any]]
@@ -262,6 +265,27 @@ def register_commands(tree: app_commands.CommandTree, bot: PaperbotBot) -> None:
         await interaction.response.defer(thinking=True)
         await run_reply(interaction, lambda: paper_embed(bot.engine, paper_id))
 
+    @tree.command(name="summarize", description="A cited literature summary of a topic, as a Markdown file.")
+    @app_commands.describe(topic="The topic to review")
+    async def summarize(interaction: discord.Interaction, topic: str) -> None:
+        await interaction.response.defer(thinking=True)
+        send = followup_sender(interaction)
+        try:
+            summary = await asyncio.to_thread(bot.engine.summarize, topic)
+        except PaperbotError as exc:
+            await send(content=f"Sorry: {exc}")
+            return
+        except Exception:
+            log.exception("summarizing %r failed", topic)
+            await send(content=APOLOGY)
+            return
+        text = markdown(summary)
+        if not summary.enough:
+            await send(content=text)
+            return
+        attachment = discord.File(io.BytesIO(text.encode()), filename=summary_filename(topic))
+        await send(content=split_text(text)[0], file=attachment)
+
     @tree.command(name="stats", description="What the library holds.")
     async def stats(interaction: discord.Interaction) -> None:
         await interaction.response.defer(thinking=True)
@@ -284,6 +308,11 @@ async def run_reply(interaction: discord.Interaction, build: Callable[[], discor
         await send(content=APOLOGY)
         return
     await send(embed=embed)
+
+
+def summary_filename(topic: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", topic.lower()).strip("-")[:60] or "summary"
+    return f"{slug}.md"
 
 
 def paper_embed(engine: Engine, paper_id: str) -> discord.Embed:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import inspect
 import itertools
+import json
 from typing import Any
 
 import discord
@@ -28,6 +29,7 @@ class Recorder:
         self.followups: list[dict[str, Any]] = []
         self.threads: list[discord.Thread] = []
         self.edits: list[str] = []  # contents of edited messages, in order
+        self.files: list[tuple[str, bytes]] = []  # attachments sent with follow-ups
 
 
 def install(client: discord.Client, monkeypatch: Any) -> Recorder:
@@ -93,14 +95,17 @@ def install_interactions(client: discord.Client, monkeypatch: Any, recorder: Rec
         return {"interaction": {"id": str(interaction_id), "response_message_loading": thinking}}
 
     async def execute_webhook(self: Any, webhook_id: int, token: str, **kwargs: Any) -> dict[str, Any]:
-        payload = dict(kwargs["payload"] if "payload" in kwargs else kwargs["params"].payload)
+        payload = webhook_payload(kwargs)
+        for file in kwargs.get("files") or []:
+            file.fp.seek(0)
+            recorder.files.append((file.filename, file.fp.read()))
         recorder.followups.append(payload)
         recorder.payloads.append(payload)
         channel = client.get_all_channels().__next__()
         return message_payload(client, channel, payload)
 
     async def edit_webhook_message(self: Any, webhook_id: int, token: str, message_id: int, **kwargs: Any) -> Any:
-        payload = dict(kwargs["payload"] if "payload" in kwargs else kwargs["params"].payload)
+        payload = webhook_payload(kwargs)
         recorder.followups.append(payload | {"edit_of": message_id})
         channel = client.get_all_channels().__next__()
         return message_payload(client, channel, payload, message_id)
@@ -108,6 +113,16 @@ def install_interactions(client: discord.Client, monkeypatch: Any, recorder: Rec
     monkeypatch.setattr(AsyncWebhookAdapter, "create_interaction_response", create_interaction_response)
     monkeypatch.setattr(AsyncWebhookAdapter, "execute_webhook", execute_webhook)
     monkeypatch.setattr(AsyncWebhookAdapter, "edit_webhook_message", edit_webhook_message)
+
+
+def webhook_payload(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The JSON body of a webhook call: plain, or the payload_json part of a multipart upload."""
+    if kwargs.get("payload") is not None:
+        return dict(kwargs["payload"])
+    for part in kwargs.get("multipart") or []:
+        if part.get("name") == "payload_json":
+            return dict(json.loads(part["value"]))
+    return {}
 
 
 def message_payload(

@@ -311,7 +311,7 @@ async def test_commands_sync_to_one_guild_when_set(bot: Any, monkeypatch: pytest
     await client.setup_hook()
     assert synced == [None, 777]
     names = {command.name for command in client.tree.get_commands()}
-    assert names == {"ask", "search", "paper", "stats", "help"}  # /summarize waits for #6
+    assert names == {"ask", "search", "paper", "summarize", "stats", "help"}
 
 
 @pytest.mark.asyncio
@@ -337,3 +337,26 @@ async def test_a_slash_answer_streams_into_its_follow_up(llm_bot: Any) -> None:
     assert placeholder["content"] == "…" and len(edits) >= 2
     assert "[1]" in edits[-1]["content"] and "[2]" in edits[-1]["content"]
     assert any(f.get("embeds") for f in recorder.followups)
+
+
+@pytest.mark.asyncio
+async def test_summarize_replies_with_the_first_part_and_attaches_the_markdown(bot: Any) -> None:
+    client, recorder = bot
+    member, channel = config().members[0], config().channels[0]
+    await client.tree._call(harness.slash(client, "summarize", member, channel, topic="grokking"))
+    assert recorder.interaction_responses[0]["type"] == 5
+    reply = recorder.followups[-1]
+    assert reply["content"].startswith("# grokking: a literature summary")
+    assert len(reply["content"]) <= 2000 and reply.get("allowed_mentions") == {"parse": []}
+    [(filename, data)] = recorder.files
+    assert filename == "grokking.md"
+    document = data.decode()
+    assert document.startswith(reply["content"][:50]) and "## References" in document
+
+
+@pytest.mark.asyncio
+async def test_summarize_without_enough_papers_says_so_and_attaches_nothing(bot: Any) -> None:
+    client, recorder = bot
+    member, channel = config().members[0], config().channels[0]
+    await client.tree._call(harness.slash(client, "summarize", member, channel, topic="sourdough baking"))
+    assert recorder.followups[-1]["content"].startswith("Not enough papers") and recorder.files == []

@@ -1,0 +1,154 @@
+"""Summaries: theme grouping and naming on hand-made data, reference numbering, BibTeX that a
+parser accepts, and the CLI on the sample library (the issue's "Done when")."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+from pathlib import Path
+
+import bibtexparser
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from assistant.bibtex import bibliography, escape
+from assistant.engine import Engine
+from assistant.models import Paper
+from assistant.summary import cited, phrase_coverage
+from assistant.themes import cluster, theme_count, theme_name
+from connectors.cli import app
+from tests.fakes import HashingEmbedder
+
+runner = CliRunner()
+
+
+def unit(*values: float) -> np.ndarray:
+    vector = np.asarray(values, dtype=np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+def test_cluster_groups_close_vectors_and_keeps_far_ones_apart() -> None:
+    vectors = np.stack([unit(1, 0.1, 0), unit(0, 1, 0), unit(1, 0, 0.1), unit(0.1, 1, 0), unit(0, 0, 1)])
+    assert cluster(vectors, groups=3) == [[0, 2], [1, 3], [4]]
+    assert cluster(vectors, groups=1) == [[0, 2], [1, 3], [4]]  # nothing else is close enough to merge
+    assert cluster(vectors, groups=1, min_similarity=-1) == [[0, 1, 2, 3, 4]]
+
+
+def test_theme_count_grows_slowly() -> None:
+    assert [theme_count(n) for n in (3, 8, 18, 50, 200)] == [1, 2, 3, 5, 6]
+
+
+def test_themes_are_named_by_what_sets_them_apart() -> None:
+    positional = ["Positional Encoding and Length Generalization", "Rotary Positional Encoding at Scale"]
+    grokking = ["Grokking in Small Transformers", "Grokking and Memorization Circuits"]
+    assert theme_name(positional, grokking, topic="length generalization") == "Positional encoding and rotary"
+    assert theme_name(grokking, positional).startswith("Grokking")
+    assert theme_name(["The Study of a Method"], []) == "Other work"  # nothing but generic words
+
+
+def test_citations_sit_before_the_full_stop() -> None:
+    assert cited("Grokking is delayed generalization.", 3) == "Grokking is delayed generalization [3]."
+    assert cited("Is it real?", 1) == "Is it real [1]?"
+    assert cited("No stop at the end", 2) == "No stop at the end [2]"
+
+
+def test_phrase_coverage_counts_adjacent_pairs() -> None:
+    topic = "length generalization in transformers"
+    assert phrase_coverage(topic, "A study of length generalization.") == 0.5
+    assert phrase_coverage(topic, "Length generalizes in Transformers? generalization transformers") == 1.0
+    assert phrase_coverage(topic, "Transformers generalize; length matters.") == 0.0
+    assert phrase_coverage("grokking", "Grokked models") == 1.0
+
+
+TRICKY = [
+    Paper(id="2301.00001", title="Solving {Unbalanced Braces and 100% of $O(n^2)$ cases", abstract="x",
+          authors=("José Ñúñez", "Zoë O'Brien"), date=date(2023, 1, 2), url="https://arxiv.org/abs/2301.00001"),
+    Paper(id="t-abc", title="R&D at #1 with under_scores ~ and \\commands}", abstract="y", author_count=4),
+    Paper(id="t-def", title="Solving {Unbalanced Braces and more", abstract="z", authors=("José Ñúñez",),
+          date=date(2023, 5, 1)),
+]  # fmt: skip
+
+
+def test_bibtex_parses_and_keeps_titles_math_and_accents() -> None:
+    text = bibliography(TRICKY)
+    database = bibtexparser.loads(text)
+    assert len(database.entries) == 3
+    first, second, third = database.entries
+    assert len({first["ID"], second["ID"], third["ID"]}) == 3  # keys stay unique
+    assert first["eprint"] == "2301.00001" and first["archiveprefix"] == "arXiv"
+    assert "$O(n^2)$" in first["title"] and r"100\%" in first["title"]
+    assert r"\textbraceleft{}Unbalanced" in first["title"]
+    assert first["author"] == "José Ñúñez and Zoë O'Brien" and first["year"] == "2023"
+    assert r"R\&D at \#1 with under\_scores" in second["title"] and second["note"] == "4 authors"
+    assert "eprint" not in second
+
+
+def test_escaping_leaves_math_alone_but_not_an_unbalanced_dollar() -> None:
+    assert escape("cost $O(n)$ & more") == r"cost $O(n)$ \& more"
+    assert escape("a $5 fee_") == r"a \$5 fee\_"
+
+
+def test_summarize_on_a_tiny_library_numbers_references_by_first_use(tmp_path: Path) -> None:
+    records = [
+        {"title": "Coral Bleaching Under Heat", "abstract": "We show coral reefs bleach under heat stress. "
+         "Recovery remains unclear.", "date": "2020-01-01"},
+        {"title": "Coral Reef Recovery", "abstract": "We find coral reefs recover slowly after bleaching."},
+        {"title": "Coral Bleaching Monitoring", "abstract": "We present drones that monitor coral bleaching."},
+        {"title": "Kelp Forests", "abstract": "Urchins graze kelp at night."},
+    ]  # fmt: skip
+    path = tmp_path / "reefs.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in records))
+    engine = Engine(engine_settings(tmp_path), embedder=HashingEmbedder())
+    engine.ingest([path])
+    summary = engine.summarize("coral bleaching", papers=5)
+    assert summary.enough and [r.n for r in summary.references] == list(range(1, len(summary.references) + 1))
+    order = [n for theme in summary.themes for _, n in theme.sentences]
+    assert order == sorted(order)  # numbered in the order the text cites them
+    assert "Kelp Forests" not in {r.paper.title for r in summary.references}
+
+
+def engine_settings(tmp_path: Path):  # type: ignore[no-untyped-def]
+    from assistant.settings import Settings
+
+    return Settings(home=tmp_path / "home", retrieval={"min_score": 0.2})
+
+
+@pytest.fixture
+def sample_env(monkeypatch: pytest.MonkeyPatch, sample_home: Path) -> None:
+    monkeypatch.setenv("PAPERBOT_HOME", str(sample_home))
+
+
+LENGTH_GENERALIZATION = {
+    "What Algorithms can Transformers Learn? A Study in Length Generalization",
+    "Can LLMs Solve longer Math Word Problems Better?",
+    "Boule or Baguette? A Study on Task Topology, Length Generalization, and the Benefit of Reasoning Traces",
+    "Improving Length-Generalization in Transformers via Task Hinting",
+    "The Impact of Positional Encoding on Length Generalization in Transformers",
+}
+
+
+def test_the_sample_library_review_cites_the_length_generalization_papers(sample_env: None, tmp_path: Path) -> None:
+    out, bib = tmp_path / "out.md", tmp_path / "out.bib"
+    result = runner.invoke(
+        app, ["summarize", "length generalization in transformers", "-o", str(out), "--bib", str(bib)]
+    )
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    body, references = text.split("## References")
+    numbers = {int(n) for n in re.findall(r"\[(\d+)\]", body)}
+    listed = dict(re.findall(r"^- \[(\d+)\] (.+?)\. ", references, flags=re.MULTILINE))
+    assert numbers == {int(n) for n in listed}  # every [n] resolves, every reference is cited
+    relevant = {n for n, title in listed.items() if title in LENGTH_GENERALIZATION}
+    assert len(relevant) >= 4
+    assert len(bibtexparser.loads(bib.read_text()).entries) == len(listed)
+
+
+def test_a_topic_outside_the_library_writes_nothing_and_exits_0(sample_env: None, tmp_path: Path) -> None:
+    out, bib = tmp_path / "out.md", tmp_path / "out.bib"
+    result = runner.invoke(app, ["summarize", "sourdough baking", "-o", str(out), "--bib", str(bib)])
+    assert result.exit_code == 0
+    assert result.stdout.startswith("Not enough papers") and not out.exists() and not bib.exists()
+    data = json.loads(runner.invoke(app, ["summarize", "sourdough baking", "--json"]).stdout)
+    assert data["enough_papers"] is False and data["written"] == [] and data["references"] == []
