@@ -92,11 +92,17 @@ def tidy(text: str) -> str:
 def unsupported_sentences(text: str, cited_texts: Mapping[int, str]) -> list[str]:
     """Sentences whose citations (final numbering) point at text that does not back them."""
     flagged = []
-    for sentence in split_sentences(text):
+    for sentence in (s for line in prose_lines(text) for s in split_sentences(line)):
         numbers = [int(n) for group in CITATION.findall(sentence) for n in group.split(",")]
         if numbers and not supports(CITATION.sub(" ", sentence), [cited_texts.get(n, "") for n in numbers]):
             flagged.append(sentence)
     return flagged
+
+
+def prose_lines(text: str) -> list[str]:
+    """Markdown's text lines without headings and list markers, so sentences never run across them."""
+    lines = (re.sub(r"^\s*(?:[-*+]|\d+\.)\s+", "", line).strip() for line in text.splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
 
 
 def supports(claim: str, evidence: Sequence[str]) -> bool:

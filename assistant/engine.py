@@ -202,7 +202,17 @@ class Engine:
         if len(found) < MIN_PAPERS:
             return not_enough(topic, considered, engine)
         groups = gather.groups(found)
-        return ExtractiveSummarizer(self.embedder).write(topic, groups, name_groups(groups, topic))
+        summary = ExtractiveSummarizer(self.embedder).write(topic, groups, name_groups(groups, topic))
+        if self.generator is None:
+            return summary
+        from assistant.summary_llm import written_by_llm
+
+        try:
+            return written_by_llm(self.generator.llm, summary)
+        except LLMUnavailable as exc:
+            return replace(summary, engine=FALLBACK, notice=render("llm_unavailable", reason=str(exc)))
+        except ValueError as exc:  # nothing the model wrote could be cited
+            return replace(summary, engine=FALLBACK, notice=f"The model's summary was not usable ({exc}).")
 
     def evaluate(
         self, questions: Sequence[EvalQuestion], mode: str | None = None, progress: Progress = _ignore

@@ -15,6 +15,8 @@ TEMPLATES: dict[str, frozenset[str]] = {
     "answer_user": frozenset({"sources", "question"}),
     "condense": frozenset({"history", "question"}),
     "llm_unavailable": frozenset({"reason"}),
+    "summary_system": frozenset(),
+    "summary_user": frozenset({"topic", "themes"}),
 }
 
 

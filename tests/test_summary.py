@@ -16,10 +16,11 @@ from typer.testing import CliRunner
 from assistant.bibtex import bibliography, escape
 from assistant.engine import Engine
 from assistant.models import Paper
-from assistant.summary import cited, phrase_coverage
+from assistant.summary import cited, markdown, phrase_coverage
 from assistant.themes import cluster, theme_count, theme_name
 from connectors.cli import app
 from tests.fakes import HashingEmbedder
+from tests.openai_server import FakeOpenAI
 
 runner = CliRunner()
 
@@ -152,3 +153,51 @@ def test_a_topic_outside_the_library_writes_nothing_and_exits_0(sample_env: None
     assert result.stdout.startswith("Not enough papers") and not out.exists() and not bib.exists()
     data = json.loads(runner.invoke(app, ["summarize", "sourdough baking", "--json"]).stdout)
     assert data["enough_papers"] is False and data["written"] == [] and data["references"] == []
+
+
+REEFS = [
+    {"title": "Coral Bleaching Under Heat", "abstract": "We show coral reefs bleach under heat stress."},
+    {"title": "Coral Reef Recovery", "abstract": "We find coral reefs recover slowly after bleaching."},
+    {"title": "Coral Bleaching Monitoring", "abstract": "We present drones that monitor coral bleaching."},
+]
+
+
+def llm_library(tmp_path: Path, server: FakeOpenAI) -> Engine:
+    from assistant.settings import Settings
+
+    path = tmp_path / "reefs.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in REEFS))
+    llm = {"engine": "openai", "model": "test-model", "base_url": server.base_url, "retries": 0}
+    engine = Engine(Settings(home=tmp_path / "home", retrieval={"min_score": 0.2}, llm=llm), embedder=HashingEmbedder())
+    engine.ingest([path])
+    return engine
+
+
+def test_the_llm_summary_gets_the_same_citation_checks(tmp_path: Path) -> None:
+    with FakeOpenAI() as server:
+        engine = llm_library(tmp_path, server)
+        server.replies = [
+            "## Coral bleaching\n\nHeat stress bleaches coral reefs [2]. Drones monitor coral bleaching [3][7].\n\n"
+            "## Open questions\n\n- Quantum computers factor primes instantly [1]."
+        ]
+        summary = engine.summarize("coral bleaching", papers=5)
+        prompt = server.chat_requests()[-1]["messages"]
+    assert summary.engine == "openai:test-model" and summary.notice is None
+    assert "Theme: " in prompt[1]["content"] and "<source n=" in prompt[1]["content"]
+    text = markdown(summary)
+    body = text.split("## References")[0]
+    assert "[7]" not in body and "[4]" not in body
+    assert {int(n) for n in re.findall(r"\[(\d+)\]", body)} == {1, 2, 3}
+    assert body.index("[1]") < body.index("[2]") < body.index("[3]")  # renumbered by first use
+    assert [r.n for r in summary.references] == [1, 2, 3]
+    assert summary.unsupported == ("Quantum computers factor primes instantly [3].",)
+    assert "language model" in summary.scope
+
+
+def test_the_llm_summary_falls_back_when_the_model_is_down(tmp_path: Path) -> None:
+    with FakeOpenAI() as server:
+        engine = llm_library(tmp_path, server)
+        server.fail_next = [503]
+        summary = engine.summarize("coral bleaching", papers=5)
+    assert summary.engine == "extractive (fallback)" and summary.notice and "HTTP 503" in summary.notice
+    assert summary.body is None and summary.themes and "showing the extractive version" in markdown(summary)
