@@ -28,7 +28,9 @@ GENERIC = frozenset(
         "can could may might work works performance across advancement advances improving improve improved "
         "better learning learn learns learned analysis understanding evaluating evaluation benchmark case "
         "beyond without within simple effective efficient scalable general revisiting rethinking "
-        "what which how why when where who whose",
+        "what which how why when where who whose from during into onto upon over under between among through "
+        "about against after before since until while both either each every all any some such same other "
+        "another more most less very also only even just than then there here these those this that its not",
     )
 )
 
@@ -68,8 +70,9 @@ def theme_name(titles: Sequence[str], other_titles: Sequence[str], topic: str = 
         share_out = outside[phrase] / len(other_titles) if other_titles else 0.0
         return inside[phrase] / len(titles) - share_out + 0.05 * phrase.count(" ")
 
+    shared = [p for p in inside if inside[p] >= 2]  # in a group of several, prefer what they share
     chosen: list[str] = []
-    for phrase in sorted(inside, key=lambda p: (-score(p), p)):
+    for phrase in sorted(shared or inside, key=lambda p: (-score(p), p)):
         if not any(set(phrase.split()) & set(c.split()) for c in chosen):
             chosen.append(phrase)
         if len(chosen) == phrases:
