@@ -44,7 +44,7 @@ def test_theme_count_grows_slowly() -> None:
 def test_themes_are_named_by_what_sets_them_apart() -> None:
     positional = ["Positional Encoding and Length Generalization", "Rotary Positional Encoding at Scale"]
     grokking = ["Grokking in Small Transformers", "Grokking and Memorization Circuits"]
-    assert theme_name(positional, grokking, topic="length generalization") == "Positional encoding and rotary"
+    assert theme_name(positional, grokking, topic="length generalization") == "Positional encoding"  # shared by both
     assert theme_name(grokking, positional).startswith("Grokking")
     assert theme_name(["The Study of a Method"], []) == "Other work"  # nothing but generic words
 
