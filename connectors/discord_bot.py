@@ -157,6 +157,10 @@ class PaperbotBot(discord.Client):
         if not question:
             await message.reply(HELP, allowed_mentions=NO_PINGS)
             return
+        if message.guild is None:  # a direct message has no threads: the DM is the conversation
+            channel = message.channel
+            await self.answer(question, sender(channel), message.author, self.conversation(channel.id))
+            return
         thread = await message.create_thread(name=thread_name(question))
         await self.answer(question, sender(thread), message.author, self.conversation(thread.id))
 
