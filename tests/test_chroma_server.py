@@ -1,0 +1,127 @@
+"""Server mode against a real `chroma run` on 127.0.0.1: ingest, query and delete through it,
+and a second engine (another home, as on another machine) and a separate CLI process
+working on the same library."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from assistant.engine import Engine
+from assistant.models import Filters
+from assistant.settings import Settings
+from tests.fakes import HashingEmbedder
+
+START_TIMEOUT = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:  # bounded: the server either answers or the test fails
+        if process.poll() is not None:
+            raise RuntimeError(f"chroma run exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"chroma run did not answer within {START_TIMEOUT} s")
+
+
+@pytest.fixture(scope="module")
+def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    chroma = Path(sys.executable).parent / "chroma"
+    port = free_port()
+    data = tmp_path_factory.mktemp("chroma-server")
+    process = subprocess.Popen(
+        [str(chroma), "run", "--path", str(data), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(url, process)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def server_engine(home: Path, url: str, collection: str) -> Engine:
+    settings = Settings(home=home, chroma={"url": url, "collection": collection})
+    return Engine(settings, embedder=HashingEmbedder())
+
+
+def test_ingest_search_and_delete_through_the_server(chroma_url: str, tmp_path: Path, data: Path) -> None:
+    engine = server_engine(tmp_path / "a", chroma_url, "served")
+    report, _ = engine.ingest([data / "plain.jsonl", data / "plain.csv"])
+    assert report.added == 3
+    assert not (tmp_path / "a" / "chroma").exists()  # the vectors live in the server, not locally
+    for mode in ("hybrid", "dense", "bm25"):
+        assert engine.search("tide pool ecology", k=1, mode=mode)[0].paper.title == "A Plain Paper About Tide Pools"
+    dated = engine.search("kelp coral tide", k=5, filters=Filters(source="csv"))
+    assert [r.paper.title for r in dated] == ["Kelp Forests at Night"]
+    again, _ = engine.ingest([data / "plain.jsonl", data / "plain.csv"])
+    assert again.unchanged == 3
+
+    # Another engine with its own home, as on another machine: same library, its own BM25 copy.
+    other = server_engine(tmp_path / "b", chroma_url, "served")
+    assert other.search("tide pool ecology", k=1, mode="bm25")[0].paper.title == "A Plain Paper About Tide Pools"
+    removed = other.delete(["2101.00001"])
+    assert [p.title for p in removed] == ["Second Plain Paper"]
+    assert engine.store.counts()[0] == 2  # the first engine sees the delete at once
+
+
+def test_a_separate_cli_process_answers_from_the_server(chroma_url: str, tmp_path: Path, data: Path) -> None:
+    engine = server_engine(tmp_path / "a", chroma_url, "cli")
+    engine.ingest([data / "plain.jsonl"])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOT_")}
+    env |= {
+        "PAPERBOT_HOME": str(tmp_path / "cli-home"),
+        "PAPERBOT_CHROMA_URL": chroma_url,
+        "PAPERBOT_CHROMA_COLLECTION": "cli",
+        "PAPERBOT_EMBEDDING_PROVIDER": "local",
+        "PAPERBOT_AUTO_SAMPLE": "false",
+    }
+    # The library was embedded with the test embedder, so the real CLI must refuse to mix models...
+    mixed = subprocess.run(
+        [sys.executable, "-m", "connectors.cli", "stats", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert mixed.returncode == 1 and "embedded with fake-hashing" in mixed.stderr
+    # ...and a library it embedded itself it reads from another process.
+    env["PAPERBOT_CHROMA_COLLECTION"] = "cli-real"
+    ingest = subprocess.run(
+        [sys.executable, "-m", "connectors.cli", "ingest", str(data / "plain.jsonl"), "--json"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert ingest.returncode == 0, ingest.stderr
+    ask = subprocess.run(
+        [sys.executable, "-m", "connectors.cli", "ask", "Which paper surveys tide pool ecology?", "--json"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert ask.returncode == 0, ask.stderr
+    answer = json.loads(ask.stdout)
+    assert not answer["refused"] and answer["citations"][0]["title"] == "A Plain Paper About Tide Pools"
