@@ -1,0 +1,25 @@
+"""Machine and version facts every benchmark prints next to its figures."""
+
+from __future__ import annotations
+
+import os
+import platform
+from datetime import UTC, datetime
+from importlib import metadata
+
+
+def machine_info() -> dict[str, object]:
+    versions = {}
+    for package in ("paperbot", "chromadb", "onnxruntime", "bm25s", "numpy", "llama-index-core"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cpus": os.cpu_count(),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "system": platform.platform(),
+        "versions": versions,
+    }
