@@ -197,10 +197,10 @@ class Engine:
         """A cited literature summary of `topic`, or `enough=False` when the library has too little on it."""
         topic = checked_question(topic)
         gather = Gatherer(self.retriever, self.store, self.settings.retrieval.min_score)
-        found, considered = gather.papers(topic, papers, filters)
+        found = gather.papers(topic, papers, filters)
         engine = self.generator.llm.name if self.generator else "extractive"
         if len(found) < MIN_PAPERS:
-            return not_enough(topic, considered, engine)
+            return not_enough(topic, engine)
         groups = gather.groups(found)
         summary = ExtractiveSummarizer(self.embedder).write(topic, groups, name_groups(groups, topic))
         if self.generator is None:

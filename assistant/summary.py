@@ -12,13 +12,13 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from assistant.embeddings import Embedder
 from assistant.lexical import terms
-from assistant.models import Filters, Paper, ScoredPaper
+from assistant.models import Citation, Filters, ScoredPaper
 from assistant.retrieval import Retriever
 from assistant.store import ChromaStore
 from assistant.text import split_sentences
@@ -30,6 +30,7 @@ PHRASE_COVERAGE = 0.5  # share of the topic's word pairs a paper must state...
 PHRASE_FLOOR = 0.15  # ...while staying at least this similar to the topic
 CUE_BONUS = 0.15
 MAX_OPEN_QUESTIONS = 4
+QUOTED = "Every sentence is taken from the abstract it cites."
 CONTRIBUTION = re.compile(
     r"\b(we (propose|present|introduce|show|find|demonstrate|develop|study|investigate|evaluate|identify|argue)"
     r"|this (paper|work|study)|our (results|findings|method|approach|analysis|experiments)"
@@ -41,12 +42,6 @@ LIMITATION = re.compile(
     r"|fails? to|struggles?|cannot|unclear|not yet)\b",
     re.IGNORECASE,
 )
-
-
-@dataclass(frozen=True)
-class Reference:
-    n: int
-    paper: Paper
 
 
 @dataclass(frozen=True)
@@ -62,12 +57,11 @@ class Summary:
     engine: str
     themes: tuple[Theme, ...] = ()
     open_questions: tuple[tuple[str, int], ...] = ()
-    references: tuple[Reference, ...] = ()
+    references: tuple[Citation, ...] = ()  # numbered in the order the text cites them
     scope: str = ""
     unsupported: tuple[str, ...] = ()
     notice: str | None = None
     body: str | None = None  # the LLM's Markdown, when it wrote the themes
-    considered: int = field(default=0)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -82,7 +76,7 @@ class Summary:
         }
 
 
-def reference_dict(reference: Reference) -> dict[str, object]:
+def reference_dict(reference: Citation) -> dict[str, object]:
     paper = reference.paper
     return {
         "n": reference.n,
@@ -118,11 +112,10 @@ class Gatherer:
         self.store = store
         self.min_score = min_score
 
-    def papers(self, topic: str, n: int, filters: Filters | None) -> tuple[list[ScoredPaper], int]:
-        """Up to n relevant papers, best first, and how many candidates were looked at."""
+    def papers(self, topic: str, n: int, filters: Filters | None) -> list[ScoredPaper]:
+        """Up to n relevant papers, best first."""
         candidates = self.retriever.search(topic, n * POOL_FACTOR, filters)
-        relevant = [found for found in candidates if is_relevant(topic, found, self.min_score)]
-        return relevant[:n], len(candidates)
+        return [found for found in candidates if is_relevant(topic, found, self.min_score)][:n]
 
     def groups(self, papers: list[ScoredPaper]) -> list[list[ScoredPaper]]:
         vectors = self.store.paper_vectors([p.paper.id for p in papers])
@@ -165,7 +158,7 @@ class ExtractiveSummarizer:
         questions = tuple((s, numbers[pid]) for s, pid in limits if s not in used)[:MAX_OPEN_QUESTIONS]
         papers = sorted(((n, pid) for pid, n in numbers.items()))
         by_id = {p.paper.id: p.paper for group in groups for p in group}
-        references = tuple(Reference(n, by_id[pid]) for n, pid in papers)
+        references = tuple(Citation(n, by_id[pid]) for n, pid in papers)
         return Summary(topic, True, "extractive", themes, questions, references, scope_line(topic, references, themes))
 
     def _sentences(self, topic: str, papers: list[ScoredPaper]) -> tuple[dict[str, str], list[tuple[str, str]]]:
@@ -185,7 +178,7 @@ class ExtractiveSummarizer:
         return {pid: sentence for pid, (_, sentence) in best.items()}, ranked
 
 
-def scope_line(topic: str, references: Sequence[Reference], themes: Sequence[Theme]) -> str:
+def scope_line(topic: str, references: Sequence[Citation], themes: Sequence[Theme], how: str = QUOTED) -> str:
     years = sorted(r.paper.date.year for r in references if r.paper.date)
     undated = len(references) - len(years)
     parts = ([str(years[0]) if years[0] == years[-1] else f"{years[0]}-{years[-1]}"] if years else []) + (
@@ -194,12 +187,12 @@ def scope_line(topic: str, references: Sequence[Reference], themes: Sequence[The
     plural = "s" if len(themes) != 1 else ""
     return (
         f'This summary draws on {len(references)} papers in the library about "{topic}" ({"; ".join(parts)}), '
-        f"grouped into {len(themes)} theme{plural}. Every sentence is taken from the abstract it cites."
+        f"grouped into {len(themes)} theme{plural}. {how}"
     )
 
 
-def not_enough(topic: str, found: int, engine: str) -> Summary:
-    return Summary(topic, False, engine, considered=found)
+def not_enough(topic: str, engine: str) -> Summary:
+    return Summary(topic, False, engine)
 
 
 def markdown(summary: Summary) -> str:
@@ -221,7 +214,7 @@ def markdown(summary: Summary) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def reference_line(reference: Reference) -> str:
+def reference_line(reference: Citation) -> str:
     paper = reference.paper
     if paper.authors:
         who = ", ".join(paper.authors[:6]) + (" et al." if len(paper.authors) > 6 else "")

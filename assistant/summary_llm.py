@@ -10,8 +10,11 @@ from dataclasses import replace
 from assistant.citations import rewrite, unsupported_sentences
 from assistant.generation import Source, fenced
 from assistant.llm import ChatClient
+from assistant.models import Citation
 from assistant.prompting import render, template
-from assistant.summary import Reference, Summary, Theme
+from assistant.summary import Summary, Theme, scope_line
+
+WRITTEN = "Written by a language model from the abstracts; citations are checked."
 
 
 def themed_sources(summary: Summary) -> str:
@@ -35,15 +38,12 @@ def written_by_llm(llm: ChatClient, summary: Summary) -> Summary:
         raise ValueError("the model's summary cites no source")
     by_number = {r.n: r.paper for r in summary.references}
     new_number = {old: new for new, old in enumerate(rewriter.order, start=1)}
-    references = tuple(Reference(new, by_number[old]) for old, new in new_number.items())
+    references = tuple(Citation(new, by_number[old]) for old, new in new_number.items())
     evidence = {r.n: f"{r.paper.title}\n{r.paper.abstract}" for r in references}
     themes = tuple(
         Theme(t.name, tuple((s, new_number[n]) for s, n in t.sentences if n in new_number)) for t in summary.themes
     )
-    scope = summary.scope.replace(
-        "Every sentence is taken from the abstract it cites.",
-        "Written by a language model from the abstracts; citations are checked.",
-    ).replace(f"draws on {len(summary.references)} papers", f"draws on {len(references)} papers")
+    scope = scope_line(summary.topic, references, themes, WRITTEN)
     return replace(
         summary,
         engine=llm.name,

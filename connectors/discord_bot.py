@@ -252,7 +252,7 @@ def register_commands(tree: app_commands.CommandTree, bot: PaperbotBot) -> None:
         await interaction.response.defer(thinking=True)
         send = followup_sender(interaction)
         try:
-            filters = parse_filters(since, until)
+            filters = make_filters(since, until, None)
         except PaperbotError as exc:
             await send(content=f"Sorry: {exc}")
             return
@@ -331,10 +331,6 @@ def stats_embed(engine: Engine) -> discord.Embed:
     stats = engine.stats()
     sources = ", ".join(f"{name}: {count}" for name, count in stats.by_source.items()) or "none"
     return discord.Embed(title="Library", description=f"{stats.papers} papers, {stats.chunks} chunks\n{sources}")
-
-
-def parse_filters(since: str | None, until: str | None) -> Filters:
-    return make_filters(since, until, None)
 
 
 def run_bot(settings: Settings, token: str) -> None:
