@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.embeddings import Embedder
+from assistant.lexical import terms
 from assistant.models import Answer, Citation, ScoredPaper
 from assistant.prompting import render
 from assistant.settings import AnswerSettings
@@ -43,8 +44,11 @@ class ExtractiveAnswerer:
         return self._compose(question, chosen, relevant, tuple(papers))
 
     def _candidates(self, question: str, papers: list[ScoredPaper]) -> list[Candidate]:
+        asked = set(terms(question))
         pieces = [
-            (rank, pos, s) for rank, p in enumerate(papers) for pos, s in enumerate(split_sentences(p.paper.abstract))
+            (rank, pos, text)
+            for rank, paper in enumerate(papers)
+            for pos, text in shortlist(split_sentences(paper.paper.abstract), asked, self.settings.shortlist)
         ]
         vectors = self.embedder.embed([question] + [text for _, _, text in pieces])
         similarity = vectors[1:] @ vectors[0]
@@ -78,3 +82,14 @@ class ExtractiveAnswerer:
             parts.append(f"{candidate.text} [{n}]")
         citations = tuple(Citation(n, papers[rank].paper) for rank, n in numbers.items())
         return Answer(question, " ".join(parts), False, ENGINE, citations, retrieved)
+
+
+def shortlist(sentences: list[str], asked: set[str], size: int) -> list[tuple[int, str]]:
+    """The `size` sentences sharing the most question terms (earlier ones win ties), with
+    their positions; the first sentence always stays, as it usually states the contribution."""
+    if size <= 0 or len(sentences) <= size:
+        return list(enumerate(sentences))
+    overlap = [len(asked.intersection(terms(text))) for text in sentences]
+    ranked = sorted(range(1, len(sentences)), key=lambda i: (-overlap[i], i))
+    keep = sorted([0, *ranked[: size - 1]])
+    return [(i, sentences[i]) for i in keep]

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from assistant.answering import ExtractiveAnswerer, shortlist
 from assistant.engine import Engine
 from assistant.errors import PaperbotError
+from assistant.lexical import terms
 
 CITATION = re.compile(r"\[(\d+)\]")
 
@@ -63,3 +65,25 @@ def test_empty_and_huge_questions_are_rejected(sample_engine: Engine) -> None:
         sample_engine.ask("   \n ")
     with pytest.raises(PaperbotError, match="limit is 2000"):
         sample_engine.ask("why " * 1000)
+
+
+def test_shortlist_keeps_the_first_sentence_and_those_sharing_most_question_words() -> None:
+    sentences = [
+        "We introduce Lumen.",
+        "Prior work studies images.",
+        "Lumen improves length generalization of transformers.",
+        "Experiments use three datasets.",
+        "Length generalization fails on long inputs.",
+    ]
+    asked = set(terms("How does length generalization in transformers work?"))
+    assert [pos for pos, _ in shortlist(sentences, asked, 3)] == [0, 2, 4]
+    assert [pos for pos, _ in shortlist(sentences, asked, 2)] == [0, 2]
+    assert len(shortlist(sentences, asked, 0)) == len(sentences)  # 0: every sentence is scored
+
+
+def test_scoring_every_sentence_still_cites_the_right_paper(sample_engine: Engine) -> None:
+    thorough = sample_engine.settings.answer.model_copy(update={"shortlist": 0})
+    answerer = ExtractiveAnswerer(sample_engine.embedder, thorough, sample_engine.settings.retrieval.min_score)
+    question = "How do positional encodings affect length generalization?"
+    answer = answerer.answer(question, sample_engine.search(question))
+    assert not answer.refused and "[1]" in answer.text

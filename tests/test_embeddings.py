@@ -40,3 +40,19 @@ def test_a_tampered_model_file_is_refused(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setattr(local, "model_file", lambda: fake)
     with pytest.raises(PaperbotError, match="does not match"):
         LocalMiniLM()
+
+
+def test_length_buckets_cover_every_text_once_and_limit_padding() -> None:
+    lengths = [30, 200, 31, 45, 29, 120, 33, 34]
+    batches = local.length_buckets(lengths, batch_size=3)
+    assert sorted(i for batch in batches for i in batch) == list(range(len(lengths)))
+    for batch in batches:
+        widths = [lengths[i] for i in batch]
+        assert len(batch) <= 3 and max(widths) <= 1.5 * min(widths)
+
+
+def test_mixed_lengths_embed_as_they_do_alone(minilm: LocalMiniLM) -> None:
+    texts = ["Short.", "A much longer sentence about transformers " * 12, "Medium length text on retrieval."]
+    together = minilm.embed(texts)
+    alone = np.vstack([minilm.embed([text]) for text in texts])
+    assert np.allclose(together, alone, atol=1e-4)

@@ -20,6 +20,9 @@ from assistant.errors import PaperbotError
 
 MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
 MODEL_NAME = "all-MiniLM-L6-v2-int8"
+# Attention cost grows with the padded width, so a 30-token sentence batched with a
+# 150-token one costs five times its own work.
+PAD_SPREAD = 1.5
 
 
 def model_file() -> Path:
@@ -58,11 +61,8 @@ class LocalMiniLM:
             e.ids[: MAX_TOKENS - 1] + e.ids[-1:] if len(e.ids) > MAX_TOKENS else e.ids
             for e in self.tokenizer.encode_batch(list(texts))
         ]
-        # Batches of similar length waste little work on padding.
-        order = sorted(range(len(encodings)), key=lambda i: len(encodings[i]))
         vectors = np.zeros((len(encodings), 384), dtype=np.float32)
-        for start in range(0, len(order), self.batch_size):
-            batch = order[start : start + self.batch_size]
+        for batch in length_buckets([len(ids) for ids in encodings], self.batch_size):
             vectors[batch] = self._run([encodings[i] for i in batch])
         return vectors
 
@@ -78,3 +78,16 @@ class LocalMiniLM:
         # Mean pooling over real tokens, as sentence-transformers does for this model.
         summed = (hidden * mask[:, :, None]).sum(axis=1)
         return normalize(summed / np.maximum(mask.sum(axis=1, keepdims=True), 1))
+
+
+def length_buckets(lengths: Sequence[int], batch_size: int, spread: float = PAD_SPREAD) -> list[list[int]]:
+    """Indexes grouped shortest first; a batch closes when full or when the next text is more
+    than `spread` times its shortest, since every row is padded to the longest."""
+    batches: list[list[int]] = []
+    for i in sorted(range(len(lengths)), key=lambda i: lengths[i]):
+        current = batches[-1] if batches else []
+        if not current or len(current) == batch_size or lengths[i] > spread * lengths[current[0]]:
+            batches.append([i])
+        else:
+            current.append(i)
+    return batches
