@@ -17,8 +17,19 @@ from assistant.conversation import condense, follow_up
 from assistant.embeddings import Embedder, build_embedder
 from assistant.errors import LLMUnavailable, PaperbotError
 from assistant.evaluation import DEPTH, EvalQuestion, EvalReport, evaluate
-from assistant.ingest import IngestReport, Progress, apply_plan, plan_ingest, read_library
+from assistant.ingest import (
+    STREAM_BATCH,
+    IngestReport,
+    Progress,
+    apply_plan,
+    batched,
+    open_sources,
+    plan_ingest,
+    remember,
+    stream_papers,
+)
 from assistant.lexical import LexicalIndex
+from assistant.merge import merge_papers
 from assistant.models import Answer, Filters, Paper, ScoredPaper
 from assistant.prompting import check_all, render
 from assistant.retrieval import Retriever
@@ -104,14 +115,31 @@ class Engine:
     def ingest(
         self, paths: Sequence[Path], fmt: str | None = None, progress: Progress = _ignore, *, total: Progress = _ignore
     ) -> tuple[IngestReport, float]:
-        """Returns the report and the seconds it took; `total` hears how many papers will be written."""
+        """Returns the report and the seconds it took; `total` hears how many papers will be
+        written so far (it grows as big files are read)."""
         started = time.perf_counter()
-        papers, report = read_library(paths, fmt)
-        plan = plan_ingest(papers, self.store, report)
-        total(len(plan.writes))
-        if plan.writes or plan.retired_ids:
-            self._change_store(lambda: apply_plan(plan, self.store, self.embedder, self.settings.chunking, progress))
-        return plan.report, time.perf_counter() - started
+        report = IngestReport()
+        files = open_sources(paths, fmt, report)
+        stored = self.store.stored_papers()
+        writes, changed = 0, False
+        try:
+            for batch in batched(stream_papers(files, report), STREAM_BATCH):
+                plan = plan_ingest(merge_papers(batch), self.store, report, stored)
+                if not (plan.writes or plan.retired_ids):
+                    continue
+                if not changed:
+                    LexicalIndex.mark_stale(self.lexical_root)
+                    changed = True
+                writes += len(plan.writes)
+                total(writes)
+                apply_plan(plan, self.store, self.embedder, self.settings.chunking, progress)
+                remember(stored, plan, self.store.chunking)
+        finally:
+            if changed:  # also after a failure: what was written is searchable, the index catches up
+                self._lexical = None
+        if changed:
+            self._lexical = LexicalIndex.rebuild(self.lexical_root, self.store)
+        return report, time.perf_counter() - started
 
     def delete(self, paper_ids: Sequence[str]) -> list[Paper]:
         """Removes papers from every index; an unknown id fails before anything is removed."""

@@ -1,4 +1,9 @@
-"""Ingest: read every file first (bad input changes nothing), then write only what changed.
+"""Ingest: check every file first, then stream records in batches and write only what changed.
+
+A file that cannot be read at all (missing, empty, binary, unknown format) stops the run
+before anything is written. Within a file, a bad line or record is rejected with its line
+number and the rest is ingested. Files stream one line at a time and are planned and
+written STREAM_BATCH papers at a time, so memory does not grow with the file.
 
 Idempotent by content hash: an unchanged paper costs a hash comparison; a changed one
 re-embeds only chunk texts whose hash is new.
@@ -6,7 +11,7 @@ re-embeds only chunk texts whose hash is new.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,12 +21,15 @@ from assistant.embeddings import Embedder
 from assistant.merge import merge_pair, merge_papers
 from assistant.models import Chunk, Paper
 from assistant.settings import ChunkingSettings
-from assistant.sources import expand_paths, parse_file
+from assistant.sources import expand_paths, file_format, read_records
 from assistant.sources.common import title_key
 from assistant.store import ChromaStore, PaperWrite, StoredPaper
 
 Progress = Callable[[int], None]
 WRITE_BATCH = 128
+STREAM_BATCH = 4096
+# Reasons kept for the report; a file with a million bad lines is counted, not listed.
+MAX_REASONS = 1000
 
 
 @dataclass
@@ -30,15 +38,21 @@ class IngestReport:
     updated: int = 0
     unchanged: int = 0
     skipped: list[str] = field(default_factory=list)
+    skipped_count: int = 0
     errors: list[str] = field(default_factory=list)
     files: int = 0
+
+    def skip(self, reason: str) -> None:
+        self.skipped_count += 1
+        if len(self.skipped) < MAX_REASONS:
+            self.skipped.append(reason)
 
     def to_dict(self) -> dict[str, object]:
         return {
             "added": self.added,
             "updated": self.updated,
             "unchanged": self.unchanged,
-            "skipped": len(self.skipped),
+            "skipped": self.skipped_count,
             "skipped_reasons": self.skipped,
             "errors": self.errors,
             "files": self.files,
@@ -54,23 +68,50 @@ class Plan:
     report: IngestReport = field(default_factory=IngestReport)
 
 
-def read_library(paths: Iterable[Path], fmt: str | None) -> tuple[list[Paper], IngestReport]:
-    """Parse everything; any unreadable file raises before the library is touched."""
-    report, papers = IngestReport(), []
+def open_sources(paths: Iterable[Path], fmt: str | None, report: IngestReport) -> list[tuple[Path, str]]:
+    """Every file with its format, checked before anything is written."""
+    files = []
     for path, reason in expand_paths(paths):
         if reason:
-            report.skipped.append(reason)
-            continue
-        parsed = parse_file(path, fmt)
-        report.files += 1
-        report.skipped.extend(parsed.skipped)
-        papers.extend(parsed.papers)
+            report.skip(reason)
+        else:
+            files.append((path, file_format(path, fmt)))
+    report.files = len(files)
+    return files
+
+
+def stream_papers(files: Sequence[tuple[Path, str]], report: IngestReport) -> Iterator[Paper]:
+    for path, fmt in files:
+        for record in read_records(path, fmt):
+            if isinstance(record, str):
+                report.skip(record)
+            else:
+                yield record
+
+
+def batched(papers: Iterable[Paper], size: int) -> Iterator[list[Paper]]:
+    batch: list[Paper] = []
+    for paper in papers:
+        batch.append(paper)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def read_library(paths: Iterable[Path], fmt: str | None) -> tuple[list[Paper], IngestReport]:
+    """Every paper at once, merged: for benchmarks and tests on small libraries."""
+    report = IngestReport()
+    papers = list(stream_papers(open_sources(paths, fmt, report), report))
     return merge_papers(papers), report
 
 
-def plan_ingest(incoming: list[Paper], store: ChromaStore, report: IngestReport) -> Plan:
+def plan_ingest(
+    incoming: list[Paper], store: ChromaStore, report: IngestReport, stored: dict[str, StoredPaper]
+) -> Plan:
+    """`stored` is what the library holds (kept up to date by `remember` between batches)."""
     plan = Plan(report=report)
-    stored = store.stored_papers()
     by_title = {entry.title_key: entry for entry in stored.values()}
     matches = {p.id: stored.get(p.id) or by_title.get(title_key(p.title)) for p in incoming}
     changed = [p for p in incoming if (m := matches[p.id]) is None or m.content_hash != p.content_hash()]
@@ -93,6 +134,14 @@ def _plan_one(plan: Plan, paper: Paper, match: StoredPaper | None, previous: dic
     plan.report.updated += 1
     if merged.id != match.id:
         plan.retired_ids.append(match.id)
+
+
+def remember(stored: dict[str, StoredPaper], plan: Plan, chunking: str) -> None:
+    """What a written batch changed, so later batches of the same run plan against it."""
+    for pid in plan.retired_ids:
+        stored.pop(pid, None)
+    for paper in plan.writes:
+        stored[paper.id] = StoredPaper(paper.id, paper.content_hash(), title_key(paper.title), chunking)
 
 
 def apply_plan(

@@ -99,9 +99,12 @@ class LazyBar:
         self.task: TaskID | None = None
 
     def set_total(self, total: int) -> None:
+        """Ingest streams big files, so the total can grow as more of them is read."""
         if total > 0 and self.task is None:
             self.bar.start()
             self.task = self.bar.add_task("", total=total)
+        elif self.task is not None:
+            self.bar.update(self.task, total=total)
 
     def advance(self, count: int) -> None:
         if self.task is not None:
@@ -223,12 +226,12 @@ def print_results(results: list[ScoredPaper]) -> None:
 def print_report(report: IngestReport, seconds: float) -> None:
     out.print(
         f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
-        f"{len(report.skipped)} skipped ({report.files} files, {seconds:.1f}s)"
+        f"{report.skipped_count} skipped ({report.files} files, {seconds:.1f}s)"
     )
     for reason in report.skipped[:20]:
         out.print(f"  [dim]skipped: {escape(reason)}[/dim]")
-    if len(report.skipped) > 20:
-        out.print(f"  [dim]... and {len(report.skipped) - 20} more (see --json)[/dim]")
+    if report.skipped_count > 20:
+        out.print(f"  [dim]... and {report.skipped_count - 20} more (see --json)[/dim]")
 
 
 # ---- commands ------------------------------------------------------------------

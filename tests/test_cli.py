@@ -90,7 +90,7 @@ def test_ingest_json_and_idempotence(data: Path) -> None:
         (("ingest", "missing.jsonl"), "no such file"),
         (("ingest", "empty.jsonl"), "file is empty"),
         (("ingest", "binary.csv"), "binary file"),
-        (("ingest", "broken.jsonl"), "broken.jsonl:2: malformed JSON"),
+        (("ingest", "good.jsonl", "binary.csv"), "binary file"),  # checked before good.jsonl is written
         (("ingest", "notes.txt"), "unknown format"),
         (("ingest", "--format", "xml", "broken.jsonl"), "unknown format 'xml'"),
         (("ask", "  "), "the question is empty"),
@@ -104,6 +104,7 @@ def test_bad_input_is_one_line_and_nonzero_and_changes_nothing(
     (tmp_path / "empty.jsonl").write_bytes(b"")
     (tmp_path / "binary.csv").write_bytes(b"\x00\x01\x02binary")
     (tmp_path / "broken.jsonl").write_text('{"title": "a", "abstract": "b"}\n{nope\n')
+    (tmp_path / "good.jsonl").write_text('{"title": "A new paper", "abstract": "About things."}\n')
     (tmp_path / "notes.txt").write_text("hello\nworld\n")
     assert run("ingest", str(data / "plain.csv")).exit_code == 0
     before = run("stats", "--json").stdout
@@ -112,6 +113,22 @@ def test_bad_input_is_one_line_and_nonzero_and_changes_nothing(
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.output
     assert run("stats", "--json").stdout == before
+
+
+def test_a_bad_line_is_rejected_with_its_number_and_the_rest_ingested(tmp_path: Path) -> None:
+    lines = [
+        '{"title": "Kept Paper One", "abstract": "First."}',
+        "{nope",
+        '{"title": "Kept Paper Two", "abstract": "2."}',
+    ]
+    (tmp_path / "mixed.jsonl").write_text("\n".join(lines) + "\n")
+    result = run("ingest", str(tmp_path / "mixed.jsonl"), "--json")
+    report = json.loads(result.stdout)
+    assert result.exit_code == 0
+    assert (report["added"], report["skipped"]) == (2, 1)
+    assert report["skipped_reasons"][0].startswith("mixed.jsonl:2: malformed JSON")
+    shown = run("ingest", str(tmp_path / "mixed.jsonl"))
+    assert "skipped: mixed.jsonl:2: malformed JSON" in shown.stdout
 
 
 def test_paper_shows_a_record_and_unknown_ids_fail(data: Path) -> None:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+import tracemalloc
 from datetime import date
 from pathlib import Path
 
@@ -8,7 +10,7 @@ import pytest
 from assistant.engine import sample_library
 from assistant.errors import PaperbotError
 from assistant.ingest import read_library
-from assistant.sources import detect_format, parse_file
+from assistant.sources import detect_format, file_format, parse_file, read_records
 
 
 def titles(papers):
@@ -102,9 +104,6 @@ def test_format_override_and_detection(tmp_path: Path, data: Path) -> None:
         ("empty.txt", b"", "file is empty"),
         ("binary.txt", b"\x7fELF\x02\x01\x00\x00", "binary file"),
         ("binary.jsonl", b"\x89PNG\r\n\x1a\n\x00\x00\x00", "binary file"),
-        ("latin1.csv", "title,abstract\nCaf\xe9,x\n".encode("latin-1"), "not UTF-8"),
-        ("broken.jsonl", b'{"title": "a", "abstract": "b"}\n{"title": oops}\n', "broken.jsonl:2: malformed JSON"),
-        ("list.jsonl", b'["not", "an", "object"]\n', "expected a JSON object"),
         ("notes.txt", b"just some notes\nnothing like a paper list\n", "unknown format"),
         ("columns.csv", b"name,text\nx,y\n", "needs a title and an abstract column"),
     ],
@@ -114,6 +113,30 @@ def test_bad_files_raise_one_clear_error(tmp_path: Path, name: str, content: byt
     path.write_bytes(content)
     with pytest.raises(PaperbotError, match=message):
         parse_file(path)
+
+
+GOOD = b'{"title": "Good", "abstract": "b"}\n'
+HUGE = b'{"title": "t", "abstract": "' + b"x" * 10_000_000 + b'"}\n'
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("latin1.csv", "title,abstract\nCaf\xe9,x\nGood,fine\n".encode("latin-1"), "latin1.csv:2: not UTF-8"),
+        ("broken.jsonl", GOOD + b'{"title": oops}\n', "broken.jsonl:2: malformed JSON"),
+        ("list.jsonl", GOOD + b'["not", "an", "object"]\n', "list.jsonl:2: expected a JSON object"),
+        ("bytes.jsonl", GOOD + b'{"title": "\xff\xfe"}\n', "bytes.jsonl:2: not UTF-8"),
+        ("huge.jsonl", GOOD + HUGE, "huge.jsonl:2: abstract of 10,000,000 characters"),
+    ],
+)
+def test_bad_lines_are_rejected_with_their_line_number_and_the_rest_is_read(
+    tmp_path: Path, name: str, content: bytes, reason: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    parsed = parse_file(path)
+    assert [p.title for p in parsed.papers] == ["Good"]
+    assert len(parsed.skipped) == 1 and parsed.skipped[0].startswith(reason)
 
 
 def test_missing_path_and_unknown_format_name(tmp_path: Path, data: Path) -> None:
@@ -130,3 +153,27 @@ def test_folders_skip_unsupported_files_with_a_reason(tmp_path: Path, data: Path
     papers, report = read_library([tmp_path / "lib"], None)
     assert titles(papers) == ["Kelp Forests at Night"]
     assert any("figure.png: unsupported extension" in reason for reason in report.skipped)
+
+
+def test_a_100_mb_file_streams_in_flat_memory_and_names_its_bad_line(tmp_path: Path) -> None:
+    path = tmp_path / "big.jsonl"
+    abstract = "Streaming keeps memory flat. " * 350  # ~10 KB a line, ~10,000 lines
+    bad_line = 5_000
+    with path.open("w") as handle:
+        for n in range(1, 10_001):
+            row = '{"title": "broken' if n == bad_line else json.dumps({"title": f"P {n}", "abstract": abstract})
+            handle.write(row + "\n")
+    assert path.stat().st_size > 100_000_000
+    tracemalloc.start()
+    try:
+        papers, skipped = 0, []
+        for record in read_records(path, file_format(path)):
+            if isinstance(record, str):
+                skipped.append(record)
+            else:
+                papers += 1
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert papers == 9_999 and [r.split(": ")[0] for r in skipped] == [f"big.jsonl:{bad_line}"]
+    assert peak < 5_000_000  # bytes: a few lines' worth, not the file's 100 MB

@@ -105,14 +105,46 @@ def test_interrupted_ingest_completes_on_rerun_without_duplicates(tmp_path: Path
     assert {cid.split("#")[0] for cid in ids} == {p.id for p in engine.store.all_papers()}
 
 
-def test_bad_input_leaves_the_library_unchanged(fake_engine: Engine, ocean: Path, tmp_path: Path) -> None:
+def test_an_unreadable_file_stops_the_run_before_anything_is_written(
+    fake_engine: Engine, ocean: Path, tmp_path: Path
+) -> None:
     fake_engine.ingest([ocean])
     before = fake_engine.store.counts()
-    bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"title": "New", "abstract": "Fine."}\n{"title": \n')
-    with pytest.raises(PaperbotError, match=r"bad\.jsonl:2"):
-        fake_engine.ingest([ocean, bad])
+    good = tmp_path / "good.jsonl"
+    good.write_text('{"title": "New", "abstract": "Fine."}\n')
+    binary = tmp_path / "binary.jsonl"
+    binary.write_bytes(b"\x00\x01\x02")
+    with pytest.raises(PaperbotError, match=r"binary\.jsonl: binary file"):
+        fake_engine.ingest([good, binary])
     assert fake_engine.store.counts() == before
+
+
+def test_bad_lines_are_rejected_and_stored_papers_untouched(fake_engine: Engine, ocean: Path, tmp_path: Path) -> None:
+    fake_engine.ingest([ocean])
+    before = {p.id: p for p in fake_engine.store.all_papers()}
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"title": "New", "abstract": "Fine."}\n{"title": \n[1, 2]\n')
+    report, _ = fake_engine.ingest([bad])
+    assert (report.added, report.skipped_count) == (1, 2)
+    assert [r.split(": ")[0] for r in report.skipped] == ["bad.jsonl:2", "bad.jsonl:3"]
+    after = {p.id: p for p in fake_engine.store.all_papers()}
+    assert {pid: after[pid] for pid in before} == before and len(after) == len(before) + 1
+
+
+def test_duplicates_across_stream_batches_merge_into_one_paper(
+    fake_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import assistant.engine
+
+    monkeypatch.setattr(assistant.engine, "STREAM_BATCH", 2)  # the copies land in different batches
+    rows = [{"id": f"2301.0000{i}", "title": f"Paper {i}", "abstract": f"Text {i}."} for i in range(5)]
+    rows.append({"id": "2301.00001", "title": "Paper 1", "abstract": "Text 1.", "authors": "Ada Lovelace"})
+    (tmp_path / "dupes.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    report, _ = fake_engine.ingest([tmp_path / "dupes.jsonl"])
+    assert (report.added, report.updated) == (5, 1)
+    ids = chunk_ids(fake_engine)
+    assert fake_engine.store.counts() == (5, len(ids)) and len(ids) == len(set(ids))
+    assert fake_engine.paper("2301.00001").authors == ("Ada Lovelace",)
 
 
 def test_library_survives_reopening(tmp_path: Path, ocean: Path) -> None:

@@ -7,17 +7,19 @@ from pathlib import Path
 
 from assistant.errors import PaperbotError
 from assistant.sources import arxiv_oai, csv_table, daily_papers, jsonl
-from assistant.sources.common import ParsedFile, head_text, read_text
+from assistant.sources.common import ParsedFile, Record, check_head, head_text, read_text
 
-Parser = Callable[[Path], ParsedFile]
+Reader = Callable[[Path], Iterator[Record]]
 
-PARSERS: dict[str, Parser] = {
-    daily_papers.FORMAT: daily_papers.parse,
-    arxiv_oai.FORMAT: jsonl.parse_arxiv,
-    jsonl.FORMAT: jsonl.parse_plain,
-    csv_table.FORMAT: csv_table.parse,
+# Each reader streams a file's records (papers, or why a line was rejected), so a file of
+# millions of lines never sits in memory.
+READERS: dict[str, Reader] = {
+    daily_papers.FORMAT: daily_papers.records_daily,
+    arxiv_oai.FORMAT: jsonl.records_arxiv,
+    jsonl.FORMAT: jsonl.records_plain,
+    csv_table.FORMAT: csv_table.records_csv,
 }
-FORMATS = tuple(PARSERS)
+FORMATS = tuple(READERS)
 EXTENSIONS = {".txt", ".jsonl", ".ndjson", ".json", ".csv"}
 
 
@@ -37,10 +39,28 @@ def detect_format(path: Path) -> str:
     raise PaperbotError(f"{path}: unknown format; pass --format ({', '.join(FORMATS)})")
 
 
-def parse_file(path: Path, fmt: str | None = None) -> ParsedFile:
-    if fmt is not None and fmt not in PARSERS:
+def file_format(path: Path, fmt: str | None = None) -> str:
+    """The format to read `path` as; file-level problems (empty, binary) raise here."""
+    if fmt is not None and fmt not in READERS:
         raise PaperbotError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    return PARSERS[fmt or detect_format(path)](path)
+    check_head(path)
+    return fmt or detect_format(path)
+
+
+def read_records(path: Path, fmt: str) -> Iterator[Record]:
+    return READERS[fmt](path)
+
+
+def parse_file(path: Path, fmt: str | None = None) -> ParsedFile:
+    """A whole file at once: for small files and tests; ingest streams with read_records."""
+    chosen = file_format(path, fmt)
+    result = ParsedFile(path=path, format=chosen)
+    for record in read_records(path, chosen):
+        if isinstance(record, str):
+            result.skipped.append(record)
+        else:
+            result.papers.append(record)
+    return result
 
 
 def expand_paths(paths: Iterable[Path]) -> Iterator[tuple[Path, str | None]]:
@@ -58,4 +78,14 @@ def expand_paths(paths: Iterable[Path]) -> Iterator[tuple[Path, str | None]]:
             yield child, None if supported else f"{child}: unsupported extension"
 
 
-__all__ = ["FORMATS", "ParsedFile", "detect_format", "expand_paths", "parse_file", "read_text"]
+__all__ = [
+    "FORMATS",
+    "ParsedFile",
+    "Record",
+    "detect_format",
+    "expand_paths",
+    "file_format",
+    "parse_file",
+    "read_records",
+    "read_text",
+]

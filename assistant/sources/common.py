@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -15,6 +16,14 @@ from assistant.models import Paper
 ARXIV_ID = re.compile(r"^(\d{4}\.\d{4,5}|[a-z\-]+(\.[A-Z]{2})?/\d{7})(v\d+)?$")
 _SPACES = re.compile(r"\s+")
 _NON_WORD = re.compile(r"[^\w]+")
+
+
+# A record is a Paper, or the reason (with file and line) it was rejected.
+Record = Paper | str
+
+# An abstract is a paragraph; a "record" of megabytes is a broken or hostile file, and would
+# cost a megabyte of embedding work per chunk run.
+MAX_ABSTRACT_CHARS = 20_000
 
 
 @dataclass
@@ -105,7 +114,27 @@ def make_paper(
 def missing_fields(title: str, abstract: str) -> str | None:
     """Why a record cannot be a paper, or None when it can."""
     missing = [name for name, value in (("title", title), ("abstract", abstract)) if not value.strip()]
-    return f"no {' or '.join(missing)}" if missing else None
+    if missing:
+        return f"no {' or '.join(missing)}"
+    if len(abstract) > MAX_ABSTRACT_CHARS:
+        return f"abstract of {len(abstract):,} characters (the limit is {MAX_ABSTRACT_CHARS:,})"
+    return None
+
+
+def check_head(path: Path) -> None:
+    """File-level problems (empty, binary), found before anything is read or written."""
+    head_text(path)
+
+
+def numbered_lines(path: Path) -> Iterator[tuple[int, str | None]]:
+    """(line number, text) read one line at a time, so memory does not grow with the file;
+    text is None for a line that is not valid UTF-8."""
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                yield number, raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError:
+                yield number, None
 
 
 def _check_bytes(path: Path, data: bytes) -> None:

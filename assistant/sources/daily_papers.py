@@ -7,11 +7,12 @@ A page is page chrome, then per paper: a title line, an abstract line, and optio
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 from assistant.models import Paper
-from assistant.sources.common import ParsedFile, make_paper, parse_date, read_text
+from assistant.sources.common import ParsedFile, Record, make_paper, parse_date, read_text
 
 FORMAT = "daily-papers"
 SOURCE = "daily-papers"
@@ -52,6 +53,13 @@ def _with_metadata(paper: Paper, line: str) -> Paper:
     if dated := DATED.match(line):
         return replace(paper, date=parse_date(dated.group(1)))
     return paper
+
+
+def records_daily(path: Path) -> Iterator[Record]:
+    """Listing pages are small: read whole, then handed out one paper at a time."""
+    parsed = parse(path)
+    yield from parsed.papers
+    yield from parsed.skipped
 
 
 def parse(path: Path) -> ParsedFile:

@@ -6,10 +6,9 @@ import json
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
-from assistant.errors import PaperbotError
 from assistant.models import Paper
 from assistant.sources import arxiv_oai, records
-from assistant.sources.common import ParsedFile, read_text
+from assistant.sources.common import Record, check_head, numbered_lines
 
 FORMAT = "jsonl"
 SOURCE = "jsonl"
@@ -17,18 +16,20 @@ SOURCE = "jsonl"
 ToPaper = Callable[[Mapping[str, object]], "Paper | str"]
 
 
-def iter_objects(path: Path) -> Iterator[tuple[int, dict[str, object]]]:
-    """(line number, object) for each non-blank line; malformed lines are errors."""
-    for number, line in enumerate(read_text(path).splitlines(), start=1):
+def iter_objects(path: Path) -> Iterator[tuple[int, dict[str, object] | str]]:
+    """(line number, object or the reason the line is not one) for each non-blank line."""
+    for number, line in numbered_lines(path):
+        if line is None:
+            yield number, "not UTF-8 text"
+            continue
         if not line.strip():
             continue
         try:
             value = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise PaperbotError(f"{path}:{number}: malformed JSON ({exc.msg})") from None
-        if not isinstance(value, dict):
-            raise PaperbotError(f"{path}:{number}: expected a JSON object, got {type(value).__name__}")
-        yield number, value
+            yield number, f"malformed JSON ({exc.msg})"
+            continue
+        yield number, value if isinstance(value, dict) else f"expected a JSON object, got {type(value).__name__}"
 
 
 def first_object(path: Path) -> dict[str, object] | None:
@@ -44,20 +45,16 @@ def first_object(path: Path) -> dict[str, object] | None:
     return None
 
 
-def _parse(path: Path, fmt: str, to_paper: ToPaper) -> ParsedFile:
-    result = ParsedFile(path=path, format=fmt)
+def _records(path: Path, to_paper: ToPaper) -> Iterator[Record]:
+    check_head(path)
     for number, obj in iter_objects(path):
-        paper = to_paper(obj)
-        if isinstance(paper, str):
-            result.skipped.append(f"{path.name}:{number}: {paper}")
-        else:
-            result.papers.append(paper)
-    return result
+        paper = to_paper(obj) if isinstance(obj, dict) else obj
+        yield f"{path.name}:{number}: {paper}" if isinstance(paper, str) else paper
 
 
-def parse_plain(path: Path) -> ParsedFile:
-    return _parse(path, FORMAT, lambda obj: records.to_paper(obj, SOURCE))
+def records_plain(path: Path) -> Iterator[Record]:
+    return _records(path, lambda obj: records.to_paper(obj, SOURCE))
 
 
-def parse_arxiv(path: Path) -> ParsedFile:
-    return _parse(path, arxiv_oai.FORMAT, arxiv_oai.to_paper)
+def records_arxiv(path: Path) -> Iterator[Record]:
+    return _records(path, arxiv_oai.to_paper)
