@@ -120,6 +120,18 @@ class DiscordSettings(BaseModel):
     channels: list[int] = Field(default_factory=list, description="Channel ids the bot answers in; empty = all.")
     roles: list[int] = Field(default_factory=list, description="Role ids allowed to ask; empty = everyone.")
     stream_interval: float = Field(1.0, ge=0.2, description="Seconds between edits of a streaming answer.")
+    shard_count: int | None = Field(
+        None, ge=1, description="Gateway shards over all bot replicas; unset = one process serves every guild."
+    )
+    shard_id: int | None = Field(None, ge=0, description="This replica's shard, 0 to shard_count - 1.")
+
+    @model_validator(mode="after")
+    def shard_in_range(self) -> DiscordSettings:
+        if (self.shard_id is None) != (self.shard_count is None):
+            raise ValueError("set discord.shard_id and discord.shard_count together")
+        if self.shard_id is not None and self.shard_count is not None and self.shard_id >= self.shard_count:
+            raise ValueError(f"discord.shard_id {self.shard_id} must be below shard_count {self.shard_count}")
+        return self
 
 
 class PaperbotEnv(EnvSettingsSource):

@@ -507,6 +507,19 @@ def discord() -> None:
 
 @app.command()
 @handle_errors
+def health(as_json: JsonOpt = False) -> None:
+    """Exit 0 when the settings load and the library (embedded or Chroma server) answers."""
+    settings = load_settings()
+    papers, chunks = Engine(settings).store.counts()
+    status = {"ok": True, "papers": papers, "chunks": chunks, "chroma": settings.chroma.url or "embedded"}
+    if as_json:
+        emit_json(status)
+    else:
+        out.print(f"ok: {papers} papers, {chunks} chunks ({status['chroma']})")
+
+
+@app.command()
+@handle_errors
 def config(as_json: JsonOpt = False) -> None:
     """Print the effective settings (secrets masked) and where they come from."""
     view = load_settings().public_view()

@@ -121,7 +121,13 @@ class PaperbotBot(discord.Client):
     def __init__(self, engine: Engine, settings: Settings) -> None:
         intents = discord.Intents.default()
         intents.message_content = True  # mentions and thread follow-ups are read as text
-        super().__init__(intents=intents, allowed_mentions=NO_PINGS)
+        # Replicas split the guilds between them as gateway shards; one process takes them all.
+        super().__init__(
+            intents=intents,
+            allowed_mentions=NO_PINGS,
+            shard_id=settings.discord.shard_id,
+            shard_count=settings.discord.shard_count,
+        )
         self.engine = engine
         self.settings = settings.discord
         self.cooldown = Cooldown(self.settings.cooldown)

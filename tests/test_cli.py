@@ -131,6 +131,13 @@ def test_a_bad_line_is_rejected_with_its_number_and_the_rest_ingested(tmp_path: 
     assert "skipped: mixed.jsonl:2: malformed JSON" in shown.stdout
 
 
+def test_health_reports_the_library_and_fails_on_a_bad_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    status = json.loads(run("health", "--json").stdout)
+    assert status["ok"] is True and status["chroma"] == "embedded" and status["papers"] == 0
+    monkeypatch.setenv("PAPERBOT_CHUNKING_SIZE", "-1")
+    assert run("health").exit_code == 1
+
+
 def test_paper_shows_a_record_and_unknown_ids_fail(data: Path) -> None:
     run("ingest", str(data / "plain.jsonl"))
     result = run("paper", "2101.00001", "--json")

@@ -5,8 +5,10 @@ from pathlib import Path
 import pytest
 
 from assistant import prompting
+from assistant.engine import Engine
 from assistant.errors import PaperbotError
-from assistant.settings import Settings
+from assistant.settings import Settings, load_settings
+from tests.fakes import HashingEmbedder
 
 
 def test_environment_overrides_toml_which_overrides_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -49,3 +51,29 @@ def test_a_template_with_wrong_placeholders_fails_at_load(monkeypatch: pytest.Mo
             prompting.check_all()
     finally:
         prompting.template.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"PAPERBOT_DISCORD_SHARD_ID": "0"}, "together"),
+        ({"PAPERBOT_DISCORD_SHARD_ID": "2", "PAPERBOT_DISCORD_SHARD_COUNT": "2"}, "must be below"),
+    ],
+)
+def test_shard_settings_come_in_pairs_and_in_range(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(PaperbotError, match=message):
+        load_settings()
+
+
+def test_a_replica_joins_the_gateway_as_its_shard(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from connectors.discord_bot import PaperbotBot
+
+    monkeypatch.setenv("PAPERBOT_DISCORD_SHARD_ID", "1")
+    monkeypatch.setenv("PAPERBOT_DISCORD_SHARD_COUNT", "3")
+    settings = Settings(home=tmp_path)
+    bot = PaperbotBot(Engine(settings, embedder=HashingEmbedder()), settings)
+    assert (bot.shard_id, bot.shard_count) == (1, 3)
