@@ -49,6 +49,9 @@ class EmbeddingSettings(BaseModel):
 class ChromaSettings(BaseModel):
     url: str | None = Field(None, description="Chroma server URL (http://host:8000); unset = embedded.")
     collection: str = Field("paperbot", description="Prefix of the Chroma collection names.")
+    retries: int = Field(
+        3, ge=0, le=10, description="Retries (with backoff) of a Chroma server call that could not connect."
+    )
 
 
 class ChunkingSettings(BaseModel):

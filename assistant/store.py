@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlparse
 
+import httpx
 import numpy as np
+import tenacity
 
 from assistant.errors import PaperbotError
 from assistant.models import Chunk, Filters, Paper, ScoredChunk, date_int, filter_fields, source_flag
@@ -92,9 +94,41 @@ def make_client(settings: Settings) -> Any:
         raise PaperbotError(f"cannot reach the Chroma server at {settings.chroma.url}: {exc}") from None
 
 
+class Guarded:
+    """A Chroma collection on a server whose calls retry a lost connection with backoff and
+    then fail as one clear PaperbotError; the next call tries the server afresh."""
+
+    def __init__(self, collection: Any, url: str, retries: int) -> None:
+        self._collection = collection
+        self._url = url
+        self._retry = tenacity.Retrying(
+            retry=tenacity.retry_if_exception_type(httpx.TransportError),
+            stop=tenacity.stop_after_attempt(retries + 1),
+            wait=tenacity.wait_exponential(multiplier=0.5, max=4),
+            reraise=True,
+        )
+
+    @property
+    def metadata(self) -> Any:
+        return self._collection.metadata
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._collection, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return self._retry(method, *args, **kwargs)
+            except httpx.TransportError as exc:
+                raise PaperbotError(f"lost the Chroma server at {self._url} ({exc}); try again shortly") from None
+
+        return call
+
+
 class ChromaStore:
     def __init__(self, settings: Settings, embedder_name: str) -> None:
         self.client = make_client(settings)
+        self.url = settings.chroma.url
+        self.retries = settings.chroma.retries
         self.embedder_name = embedder_name
         self.chunking = f"{settings.chunking.size}/{settings.chunking.overlap}"
         prefix = settings.chroma.collection
@@ -111,7 +145,7 @@ class ChromaStore:
                 f"the library was embedded with {built_with}, not {self.embedder_name}: "
                 "use another PAPERBOT_HOME or collection for a different embedding model"
             )
-        return collection
+        return collection if self.url is None else Guarded(collection, self.url, self.retries)
 
     # ---- reading -------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from assistant.engine import Engine
+from assistant.errors import PaperbotError
 from assistant.models import Filters
 from assistant.settings import Settings
 from tests.fakes import HashingEmbedder
@@ -43,31 +44,48 @@ def wait_for(url: str, process: subprocess.Popen[bytes]) -> None:
     raise RuntimeError(f"chroma run did not answer within {START_TIMEOUT} s")
 
 
+class ChromaServer:
+    """`chroma run` on 127.0.0.1; stop() and start() again keep the same port and data."""
+
+    def __init__(self, data: Path) -> None:
+        self.data = data
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        chroma = Path(sys.executable).parent / "chroma"
+        self.process = subprocess.Popen(
+            [str(chroma), "run", "--path", str(self.data), "--host", "127.0.0.1", "--port", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for(self.url, self.process)
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+        self.process = None
+
+
 @pytest.fixture(scope="module")
 def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    chroma = Path(sys.executable).parent / "chroma"
-    port = free_port()
-    data = tmp_path_factory.mktemp("chroma-server")
-    process = subprocess.Popen(
-        [str(chroma), "run", "--path", str(data), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
+    server = ChromaServer(tmp_path_factory.mktemp("chroma-server"))
     try:
-        wait_for(url, process)
-        yield url
+        server.start()
+        yield server.url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        server.stop()
 
 
 def server_engine(home: Path, url: str, collection: str) -> Engine:
-    settings = Settings(home=home, chroma={"url": url, "collection": collection})
+    settings = Settings(home=home, chroma={"url": url, "collection": collection, "retries": 1})
     return Engine(settings, embedder=HashingEmbedder())
 
 
@@ -125,3 +143,34 @@ def test_a_separate_cli_process_answers_from_the_server(chroma_url: str, tmp_pat
     assert ask.returncode == 0, ask.stderr
     answer = json.loads(ask.stdout)
     assert not answer["refused"] and answer["citations"][0]["title"] == "A Plain Paper About Tide Pools"
+
+
+def test_a_lost_server_is_one_clear_error_and_the_engine_recovers_when_it_returns(tmp_path: Path, data: Path) -> None:
+    server = ChromaServer(tmp_path / "chroma-data")
+    try:
+        server.start()
+        engine = server_engine(tmp_path / "home", server.url, "outage")
+        engine.ingest([data / "plain.jsonl"])
+        server.stop()
+        with pytest.raises(PaperbotError, match=f"lost the Chroma server at {server.url}"):
+            engine.search("tide pool ecology", k=1)
+        with pytest.raises(PaperbotError, match="lost the Chroma server"):
+            engine.ingest([data / "plain.csv"])
+        server.start()  # same port, same data
+        assert engine.search("tide pool ecology", k=1)[0].paper.title == "A Plain Paper About Tide Pools"
+        report, _ = engine.ingest([data / "plain.jsonl", data / "plain.csv"])
+        assert (report.added, report.unchanged) == (1, 2)
+    finally:
+        server.stop()
+
+
+def test_an_unreachable_server_at_start_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOT_")}
+    env |= {"PAPERBOT_HOME": str(tmp_path), "PAPERBOT_CHROMA_URL": f"http://127.0.0.1:{free_port()}"}
+    result = subprocess.run(
+        [sys.executable, "-m", "connectors.cli", "search", "tide pools"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("error: cannot reach the Chroma server at http://127.0.0.1:")
+    assert len(result.stderr.strip().splitlines()) == 1
