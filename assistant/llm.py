@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import openai
+from openai.types.chat import ChatCompletion
 
 from assistant.errors import LLMUnavailable, PaperbotError
 
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from assistant.settings import Settings
 
 Messages = list[dict[str, str]]
+NOT_A_COMPLETION = "the server's reply was not a chat completion"
 
 
 def describe(exc: Exception, base_url: str) -> str:
@@ -69,15 +71,26 @@ class ChatClient:
             response = self.client.chat.completions.create(**self._request(messages))
         except (openai.OpenAIError, httpx.HTTPError) as exc:
             raise LLMUnavailable(describe(exc, self.base_url)) from None
-        return response.choices[0].message.content or "" if response.choices else ""
+        except ValueError:  # a 200 whose body is not JSON
+            raise LLMUnavailable(NOT_A_COMPLETION) from None
+        # A proxy's error page or a broken server can answer 200 with something else entirely.
+        if not isinstance(response, ChatCompletion) or not response.choices:
+            raise LLMUnavailable(NOT_A_COMPLETION)
+        return response.choices[0].message.content or ""
 
     def stream(self, messages: Messages) -> Iterator[str]:
         """The reply piece by piece as the server sends it."""
+        events_seen = 0
         try:
             events = self.client.chat.completions.create(**self._request(messages), stream=True)
             for event in events:
+                events_seen += 1
                 choices = getattr(event, "choices", None)  # the stream's item type is a union in the stubs
                 if choices and choices[0].delta.content:
                     yield choices[0].delta.content
         except (openai.OpenAIError, httpx.HTTPError) as exc:  # a stream can also break half-way
             raise LLMUnavailable(describe(exc, self.base_url)) from None
+        except ValueError:  # an event that is not JSON
+            raise LLMUnavailable(NOT_A_COMPLETION) from None
+        if not events_seen:  # even an empty answer arrives as events; none at all is not a stream
+            raise LLMUnavailable(NOT_A_COMPLETION)

@@ -24,6 +24,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 import discord
 from discord import app_commands
 
@@ -40,6 +41,7 @@ from connectors.discord_text import (
     Cooldown,
     GuildLimit,
     embed_descriptions,
+    inert,
     source_lines,
     split_text,
     thread_name,
@@ -111,7 +113,7 @@ async def edit_while_streaming(message: Any, tokens: TokenBuffer, done: asyncio.
     while not done.is_set():
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(done.wait(), timeout=interval)
-        text = tokens.text().strip()
+        text = inert(tokens.text().strip())
         if text and text != shown and not done.is_set():
             await message.edit(content=text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…")
             shown = text
@@ -238,7 +240,7 @@ class PaperbotBot(discord.Client):
 
 async def post_answer(send: Send, answer: Answer, first: Any | None) -> None:
     """The text in pieces within Discord's limits, then the sources as embeds."""
-    text = answer.text if not answer.notice else f"_{answer.notice}_\n\n{answer.text}"
+    text = inert(answer.text) if not answer.notice else f"_{answer.notice}_\n\n{inert(answer.text)}"
     pieces = split_text(text)
     if first is not None:
         await first.edit(content=pieces[0])
@@ -344,4 +346,9 @@ def run_bot(settings: Settings, token: str) -> None:
     engine = Engine(settings)
     if engine.needs_sample():
         engine.ingest_sample()
-    PaperbotBot(engine, settings).run(token, log_handler=logging.StreamHandler(), log_level=logging.INFO)
+    try:
+        PaperbotBot(engine, settings).run(token, log_handler=logging.StreamHandler(), log_level=logging.INFO)
+    except discord.LoginFailure:
+        raise PaperbotError("Discord rejected the token: check DISCORD_TOKEN") from None
+    except aiohttp.ClientError as exc:
+        raise PaperbotError(f"cannot reach Discord ({type(exc).__name__}); check the network") from None

@@ -14,6 +14,10 @@ from assistant.text import split_sentences
 MESSAGE_LIMIT = 2000  # characters in one message
 EMBED_LIMIT = 4096  # characters in one embed description
 THREAD_NAME_LIMIT = 100
+ZWSP = "\u200b"  # a zero-width space breaks mention syntax without changing what people read
+_MARKUP = re.compile(r"([*_~`|\\]|\]\()")  # emphasis, code, spoilers, escapes, masked links "](url)"
+_LINE_MARKUP = re.compile(r"^(\s*)(#{1,3}\s|-#\s|>|[-*]\s)", re.MULTILINE)  # headings, quotes, lists
+_MENTION = re.compile(r"@(everyone|here)\b|<(@[!&]?|#)(\d+)>")
 
 
 def split_text(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
@@ -56,11 +60,25 @@ def _pack(units: Iterable[tuple[str, str]], limit: int) -> list[str]:
     return pieces
 
 
+def inert(text: str) -> str:
+    """Text from abstracts (or a model quoting them) shown as written: no formatting, masked
+    links, headings or mentions take effect. Citations like [1] are left as they are."""
+    text = _MARKUP.sub(lambda m: "\\" + m.group(1), text)
+    text = _LINE_MARKUP.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
+    return _MENTION.sub(_break_mention, text)
+
+
+def _break_mention(match: re.Match[str]) -> str:
+    if match.group(1):
+        return f"@{ZWSP}{match.group(1)}"
+    return f"<{match.group(2)}{ZWSP}{match.group(3)}>"
+
+
 def source_lines(citations: Iterable[Citation]) -> list[str]:
     lines = []
     for citation in citations:
         paper = citation.paper
-        title = paper.title.replace("[", "(").replace("]", ")")  # brackets would break the link markup
+        title = inert(paper.title.replace("[", "(").replace("]", ")"))  # brackets would break the link markup
         linked = f"[{title}]({paper.url})" if paper.url else title
         when = f" ({paper.date.isoformat()})" if paper.date else ""
         lines.append(f"**[{citation.n}]** {linked}{when}")

@@ -44,6 +44,7 @@ class FakeOpenAI:
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self.fail_next: list[int] = []
+        self.garbage_next = 0  # requests answered 200 with a body that is not an OpenAI response
         self.replies: list[Reply] = []
         self.default_reply: Reply = cite(1)
         self.delay = 0.0
@@ -95,6 +96,9 @@ class FakeOpenAI:
                 time.sleep(fake.delay)
                 if fake.fail_next:
                     self._reply(fake.fail_next.pop(0), {"error": {"message": "scripted failure", "type": "server"}})
+                elif fake.garbage_next:
+                    fake.garbage_next -= 1
+                    self._garbage()
                 elif self.path.endswith("/embeddings"):
                     self._reply(200, fake.embeddings(body))
                 elif self.path.endswith("/chat/completions") and body.get("stream"):
@@ -103,6 +107,14 @@ class FakeOpenAI:
                     self._reply(200, completion(body["model"], fake.reply_to(body)))
                 else:
                     self._reply(404, {"error": {"message": f"no route {self.path}"}})
+
+            def _garbage(self) -> None:
+                data = b"<html><body>502 upstream hiccup {not json"
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
 
             def _reply(self, status: int, payload: dict[str, Any]) -> None:
                 data = json.dumps(payload).encode()
@@ -116,7 +128,8 @@ class FakeOpenAI:
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.end_headers()
-                for piece in re.findall(r"\S+\s*|\s+", text):  # word by word, like a model
+                # Like OpenAI and vLLM: a first event with the role and no text, then word by word.
+                for piece in ["", *re.findall(r"\S+\s*|\s+", text)]:
                     self.wfile.write(f"data: {json.dumps(chunk(model, piece))}\n\n".encode())
                     self.wfile.flush()
                     time.sleep(fake.token_delay)

@@ -12,6 +12,7 @@ from connectors.discord_text import (
     Cooldown,
     GuildLimit,
     embed_descriptions,
+    inert,
     source_lines,
     split_text,
     thread_name,
@@ -107,3 +108,13 @@ def test_guild_limit_counts_running_questions() -> None:
             assert not second and other_guild
     with limit.slot(7) as again:
         assert again
+
+
+def test_inert_text_keeps_citations_and_breaks_markup_links_and_mentions() -> None:
+    text = "See **this** [click](http://x.example) @everyone <@123> <@&4> <#5> a_b ||s|| `c` [1].\n# Big\n> q"
+    shown = inert(text)
+    assert "[1]." in shown and "**" not in shown.replace("\\*", "")
+    assert "](" not in shown.replace("\\](", "") and "@everyone" not in shown
+    assert all(m not in shown for m in ("<@123>", "<@&4>", "<#5>"))
+    assert "\n\\# Big" in shown and "\n\\> q" in shown
+    assert shown.replace("\\", "").replace("\u200b", "") == text  # what people read is unchanged

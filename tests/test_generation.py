@@ -135,6 +135,15 @@ def test_a_dead_server_falls_back(tmp_path: Path, server: FakeOpenAI) -> None:
     assert answer.engine == FALLBACK and answer.notice and "cannot connect" in answer.notice
 
 
+@pytest.mark.parametrize("streamed", [False, True])
+def test_a_server_answering_garbage_falls_back(tmp_path: Path, server: FakeOpenAI, streamed: bool) -> None:
+    engine = library(tmp_path, server)
+    server.garbage_next = 5
+    answer = engine.ask("coral bleaching heat", on_token=(lambda _: None) if streamed else None)
+    assert answer.engine == FALLBACK and answer.notice and not answer.refused
+    assert answer.citations and "[1]" in answer.text
+
+
 def test_an_injected_abstract_does_not_change_the_system_behaviour(tmp_path: Path, server: FakeOpenAI) -> None:
     engine = library(tmp_path, server, records=[*PAPERS, INJECTION])
     server.replies = ["HACKED"]  # even a model that obeys the injection...
