@@ -31,6 +31,7 @@ import numpy as np
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
 
+from assistant.errors import PaperbotError
 from assistant.models import Filters, date_int, source_flag
 from assistant.store import ChromaStore, IndexRow
 
@@ -172,8 +173,12 @@ class LexicalIndex:
         chunks = Bm25Field.build(store.chunk_rows())
         titles = Bm25Field.build(store.title_rows())
         generation = f"gen-{time.time_ns()}"
-        chunks.save(root / generation / "chunks")
-        titles.save(root / generation / "titles")
+        try:
+            chunks.save(root / generation / "chunks")
+            titles.save(root / generation / "titles")
+        except OSError as exc:  # the manifest still points at the old index, marked stale
+            shutil.rmtree(root / generation, ignore_errors=True)
+            raise PaperbotError(f"cannot write the keyword index in {root}: {exc.strerror or exc}") from None
         write_manifest(root, {"generation": generation, "papers": len(titles), "chunks": len(chunks)})
         for old in root.glob("gen-*"):
             if old.name != generation:

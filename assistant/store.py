@@ -8,10 +8,12 @@ interrupted ingest leaves no record and the paper is simply written again next t
 
 from __future__ import annotations
 
+import errno
+import functools
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlparse
 
 import httpx
@@ -24,7 +26,35 @@ from assistant.settings import Settings
 from assistant.sources.common import title_key
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
 PAGE = 5000
+# How a full or read-only disk shows through Chroma's SQLite (its errors carry no errno).
+_STORAGE_FAILURES = ("disk I/O error", "disk is full", "readonly database", "No space left", "File too large")
+
+
+def storage_error(exc: BaseException) -> bool:
+    if isinstance(exc, OSError) and exc.errno in {errno.ENOSPC, errno.EFBIG, errno.EROFS, errno.EDQUOT}:
+        return True
+    return any(marker in str(exc) for marker in _STORAGE_FAILURES)
+
+
+def writing(method: Callable[P, R]) -> Callable[P, R]:
+    """A write the disk refused becomes one clear error. Papers are recorded only after their
+    chunks, so what was stored before stays complete and the next run writes the rest."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except PaperbotError:
+            raise
+        except Exception as exc:
+            if storage_error(exc):
+                raise PaperbotError(f"cannot write the library (disk full or not writable): {exc}") from None
+            raise
+
+    return wrapper
 
 
 @dataclass(frozen=True)
@@ -243,6 +273,7 @@ class ChromaStore:
 
     # ---- writing -------------------------------------------------------------
 
+    @writing
     def write(self, writes: Sequence[PaperWrite]) -> None:
         """Chunks first, stale chunks removed, then the paper records that mark completion."""
         ids, vectors, docs, metas = [], [], [], []
@@ -283,6 +314,7 @@ class ChromaStore:
             if stale:
                 self.chunks.delete(ids=stale)
 
+    @writing
     def delete(self, paper_ids: Sequence[str]) -> None:
         """Record first, so a paper is never listed while its chunks are half gone."""
         if paper_ids:

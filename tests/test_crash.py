@@ -1,4 +1,4 @@
-"""An ingest killed with SIGKILL at a random point, then run again, leaves a complete library:
+"""Crashes and a full disk. An ingest killed with SIGKILL at a random point, then run again, leaves a complete library:
 every paper once, every paper's chunks all there, no orphaned chunks, and a keyword index
 that matches the store. The ingest runs as a real CLI process; its embeddings come from the
 OpenAI-compatible test server, which also tells us how far it got before the kill."""
@@ -8,12 +8,13 @@ from __future__ import annotations
 import json
 import os
 import random
+import resource
 import signal
 import subprocess
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -126,3 +127,36 @@ def test_an_ingest_killed_at_a_random_point_completes_on_the_next_run(
     assert report["added"] + report["unchanged"] == PAPERS and report["added"] > 0
     embedding = {"provider": "openai", "model": "e", "base_url": server.base_url}
     assert_complete(Engine(Settings(home=tmp_path / "home", embedding=embedding)))
+
+
+def limit_file_size(limit: int) -> Callable[[], None]:
+    """In the child: files may not grow past `limit` bytes, as on a full disk (EFBIG, not a signal)."""
+
+    def apply() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+def test_a_full_disk_is_one_clear_error_and_the_library_stays_intact(
+    tmp_path: Path, papers_file: Path, server: FakeOpenAI
+) -> None:
+    env = cli_env(tmp_path / "home", server)
+    first = tmp_path / "first.jsonl"
+    first.write_text("".join(papers_file.read_text().splitlines(keepends=True)[:40]))
+
+    def cli(*args: str, limit: Callable[[], None] | None = None) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "connectors.cli", *args]
+        return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, preexec_fn=limit)
+
+    assert cli("ingest", str(first)).returncode == 0
+    before = (cli("stats", "--json").stdout, cli("search", "kelp urchin", "--json").stdout)
+    largest = max(f.stat().st_size for f in (tmp_path / "home").rglob("*") if f.is_file())
+    full = cli("ingest", str(papers_file), "--json", limit=limit_file_size(largest + 4096))
+    assert full.returncode == 1 and "Traceback" not in full.stderr
+    assert full.stderr.startswith("error: cannot write the library (disk full or not writable)")
+    assert len(full.stderr.strip().splitlines()) == 1
+    assert (cli("stats", "--json").stdout, cli("search", "kelp urchin", "--json").stdout) == before
+    again = cli("ingest", str(papers_file), "--json")  # space again: the run finishes the rest
+    assert again.returncode == 0 and json.loads(again.stdout)["added"] == PAPERS - 40
