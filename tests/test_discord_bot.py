@@ -379,3 +379,16 @@ async def test_summarize_without_enough_papers_says_so_and_attaches_nothing(bot:
     member, channel = config().members[0], config().channels[0]
     await client.tree._call(harness.slash(client, "summarize", member, channel, topic="sourdough baking"))
     assert recorder.followups[-1]["content"].startswith("Not enough papers") and recorder.files == []
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("question", "reply"), [("why " * 25_000, "the limit is 2000"), ("   ", "the question is empty")]
+)
+async def test_a_huge_or_blank_slash_question_gets_one_clear_line(bot: Any, question: str, reply: str) -> None:
+    client, recorder = bot
+    member, channel = config().members[0], config().channels[0]
+    await client.tree._call(harness.slash(client, "ask", member, channel, question=question))
+    [message] = [f for f in recorder.followups if f.get("content")]
+    assert message["content"].startswith("Sorry: ") and reply in message["content"]
+    assert len(message["content"]) < 200

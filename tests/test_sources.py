@@ -177,3 +177,12 @@ def test_a_100_mb_file_streams_in_flat_memory_and_names_its_bad_line(tmp_path: P
         tracemalloc.stop()
     assert papers == 9_999 and [r.split(": ")[0] for r in skipped] == [f"big.jsonl:{bad_line}"]
     assert peak < 5_000_000  # bytes: a few lines' worth, not the file's 100 MB
+
+
+def test_control_characters_never_reach_a_paper(tmp_path: Path) -> None:
+    path = tmp_path / "controls.jsonl"
+    row = {"title": "Bell\x07 and \x1b[31mred\x1b[0m", "abstract": "Clear\x00 the screen\x1b[2J\x9b now.\tTabbed."}
+    path.write_text(json.dumps(row) + "\n")
+    [paper] = parse_file(path).papers
+    assert paper.title == "Bell and [31mred[0m" and paper.abstract == "Clear the screen[2J now. Tabbed."
+    assert not any(ord(c) < 32 or 127 <= ord(c) < 160 for c in paper.title + paper.abstract)

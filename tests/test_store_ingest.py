@@ -214,3 +214,14 @@ def test_a_new_chunk_size_rechunks_on_the_next_ingest(tmp_path: Path) -> None:
     assert all(cid.startswith(fine.search("glaciers", k=1)[0].paper.id) for cid in chunk_ids(fine))
     again, _ = fine.ingest([long])
     assert (again.updated, again.unchanged) == (0, 1)
+
+
+def test_the_same_paper_in_two_files_and_formats_is_stored_once(fake_engine: Engine, tmp_path: Path) -> None:
+    (tmp_path / "a.jsonl").write_text(
+        json.dumps({"id": "2302.00001", "title": "Tidal Flats", "abstract": "Mud."}) + "\n"
+    )
+    (tmp_path / "b.csv").write_text('arxiv_id,title,abstract,authors\n2302.00001v2,"Tidal  flats",Mud.,"A. B"\n')
+    report, _ = fake_engine.ingest([tmp_path / "a.jsonl", tmp_path / "b.csv"])
+    assert report.added == 1 and fake_engine.store.counts()[0] == 1
+    paper = fake_engine.paper("2302.00001")
+    assert paper.authors == ("A. B",) and set(paper.sources) == {"jsonl", "csv"}

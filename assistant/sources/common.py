@@ -15,6 +15,7 @@ from assistant.models import Paper
 
 ARXIV_ID = re.compile(r"^(\d{4}\.\d{4,5}|[a-z\-]+(\.[A-Z]{2})?/\d{7})(v\d+)?$")
 _SPACES = re.compile(r"\s+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")  # C0 and C1 controls except whitespace
 _NON_WORD = re.compile(r"[^\w]+")
 
 
@@ -37,8 +38,9 @@ class ParsedFile:
 
 
 def clean_text(text: str) -> str:
-    """Collapse the hard line wraps and runs of spaces that arXiv text carries."""
-    return _SPACES.sub(" ", text).strip()
+    """Collapse the hard line wraps and runs of spaces that arXiv text carries, and drop
+    control characters (a terminal escape in an abstract must not reach anyone's terminal)."""
+    return _SPACES.sub(" ", _CONTROL.sub("", text)).strip()
 
 
 def title_key(title: str) -> str:
