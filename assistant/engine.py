@@ -121,24 +121,25 @@ class Engine:
         report = IngestReport()
         files = open_sources(paths, fmt, report)
         stored = self.store.stored_papers()
-        writes, changed = 0, False
+        written, retired = set[str](), set[str]()
         try:
             for batch in batched(stream_papers(files, report), STREAM_BATCH):
                 plan = plan_ingest(merge_papers(batch), self.store, report, stored)
                 if not (plan.writes or plan.retired_ids):
                     continue
-                if not changed:
-                    LexicalIndex.mark_stale(self.lexical_root)
-                    changed = True
-                writes += len(plan.writes)
-                total(writes)
+                if not (written or retired):
+                    self._before_change()
+                written.update(paper.id for paper in plan.writes)
+                retired.update(plan.retired_ids)
+                total(len(written))
                 apply_plan(plan, self.store, self.embedder, self.settings.chunking, progress)
                 remember(stored, plan, self.store.chunking)
-        finally:
-            if changed:  # also after a failure: what was written is searchable, the index catches up
+        except BaseException:
+            if written or retired:  # what was written is searchable; the keyword index catches up on open
                 self._lexical = None
-        if changed:
-            self._lexical = LexicalIndex.rebuild(self.lexical_root, self.store)
+            raise
+        if written or retired:
+            self._after_change(written, retired)
         return report, time.perf_counter() - started
 
     def delete(self, paper_ids: Sequence[str]) -> list[Paper]:
@@ -147,14 +148,19 @@ class Engine:
         missing = [pid for pid in paper_ids if pid not in found]
         if missing:
             raise PaperbotError(f"no paper with id {missing[0]!r} in the library")
-        self._change_store(lambda: self.store.delete(list(found)))
+        self._before_change()
+        self.store.delete(list(found))
+        self._after_change(set(), set(found))
         return list(found.values())
 
-    def _change_store(self, change: Callable[[], None]) -> None:
-        """The lexical index is marked stale first, so a run that dies midway rebuilds it next time."""
+    def _before_change(self) -> None:
+        """The keyword index is opened (so it matches the store as it is) and then marked
+        stale, so a run that dies before `_after_change` rebuilds it on the next open."""
+        self.lexical()
         LexicalIndex.mark_stale(self.lexical_root)
-        change()
-        self._lexical = LexicalIndex.rebuild(self.lexical_root, self.store)
+
+    def _after_change(self, written: set[str], removed: set[str]) -> None:
+        self._lexical = self.lexical().updated(self.store, written, removed)
 
     def needs_sample(self) -> bool:
         """True when the library is empty and the settings ask for the bundled sample then."""

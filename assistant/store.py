@@ -221,13 +221,23 @@ class ChromaStore:
             str(meta["text_hash"]): np.asarray(vector, dtype=np.float32) for meta, vector in self._chunks_of(paper_ids)
         }
 
-    def chunk_rows(self) -> Iterator[IndexRow]:
-        """Every chunk's text and filter fields: what the lexical index is rebuilt from."""
-        for page in self._pages(self.chunks, ["metadatas", "documents"]):
-            for cid, meta, doc in zip(page["ids"], page["metadatas"], page["documents"], strict=True):
-                yield IndexRow(cid, str(meta["paper_id"]), doc, meta)
+    def chunk_rows(self, paper_ids: Sequence[str] | None = None) -> Iterator[IndexRow]:
+        """Chunk texts and filter fields (of every chunk, or of these papers' chunks): what the
+        lexical index is built from."""
+        for where in _paper_filters(paper_ids):
+            for page in self._pages(self.chunks, ["metadatas", "documents"], where):
+                for cid, meta, doc in zip(page["ids"], page["metadatas"], page["documents"], strict=True):
+                    yield IndexRow(cid, str(meta["paper_id"]), doc, meta)
 
-    def title_rows(self) -> Iterator[IndexRow]:
+    def title_rows(self, paper_ids: Sequence[str] | None = None) -> Iterator[IndexRow]:
+        if paper_ids is not None:
+            for start in range(0, len(paper_ids), PAGE):
+                page = self.papers.get(ids=list(paper_ids[start : start + PAGE]), include=["metadatas"])
+                yield from (
+                    IndexRow(pid, pid, str(m["title"]), m)
+                    for pid, m in zip(page["ids"], page["metadatas"], strict=True)
+                )
+            return
         for page in self._pages(self.papers, ["metadatas"]):
             for pid, meta in zip(page["ids"], page["metadatas"], strict=True):
                 yield IndexRow(pid, pid, str(meta["title"]), meta)
@@ -320,6 +330,16 @@ class ChromaStore:
         if paper_ids:
             self.papers.delete(ids=list(paper_ids))
             self.chunks.delete(where={"paper_id": {"$in": list(paper_ids)}})
+
+
+def _paper_filters(paper_ids: Sequence[str] | None) -> Iterator[dict[str, Any] | None]:
+    """No filter for everything, else `paper_id $in` over pages of ids."""
+    if paper_ids is None:
+        yield None
+        return
+    ids = list(paper_ids)
+    for start in range(0, len(ids), PAGE):
+        yield {"paper_id": {"$in": ids[start : start + PAGE]}}
 
 
 def _mean_vector(vectors: np.ndarray) -> np.ndarray:

@@ -55,10 +55,10 @@ def test_terms_stem_and_drop_stop_words() -> None:
 )
 def test_lexical_filters_select_what_chroma_selects(library: Engine, filters: Filters) -> None:
     chroma = {str(m["paper_id"]) for m in library.store.chunks.get(where=where_clause(filters))["metadatas"]}
-    field = library.lexical().chunks
-    allowed = field.allowed(filters)
+    rows = library.lexical().chunks.main.rows
+    allowed = rows.allowed(filters)
     assert allowed is not None
-    assert {str(pid) for pid in field.paper_ids[allowed]} == chroma
+    assert {str(pid) for pid in rows.paper_ids[allowed]} == chroma
 
 
 @pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
@@ -85,12 +85,12 @@ def test_delete_removes_a_paper_from_both_indexes_and_from_disk(library: Engine)
     assert [p.id for p in removed] == [victim.id]
     assert library.store.counts()[0] == papers - 1 and library.store.counts()[1] < chunks
     assert not library.store.chunks.get(where={"paper_id": victim.id})["ids"]
-    assert victim.id not in set(library.lexical().chunks.paper_ids.tolist())
-    assert victim.id not in set(library.lexical().titles.paper_ids.tolist())
+    assert victim.id not in {key.split("#")[0] for key in library.lexical().chunks.live_keys()}
+    assert victim.id not in set(library.lexical().titles.live_keys())
     for mode in ("bm25", "dense", "hybrid"):
         assert "Deep Sea Vents" not in titles(library.search("hydrothermal vents tube worms", k=10, mode=mode))
     reopened = Engine(library.settings, embedder=HashingEmbedder())
-    assert victim.id not in set(reopened.lexical().chunks.paper_ids.tolist())
+    assert victim.id not in {key.split("#")[0] for key in reopened.lexical().chunks.live_keys()}
 
 
 def test_delete_of_an_unknown_id_removes_nothing(library: Engine) -> None:
@@ -162,3 +162,73 @@ def test_a_title_match_counts_without_drowning_the_abstracts(tmp_path: Path) -> 
     assert ranked == ["Coastal Notes", "Sea Otter Foraging"]  # found, but the abstract match still leads
     heavy = [r.paper.title for r in otter_library(tmp_path, 2.0).search(query, k=3, mode="bm25")]
     assert heavy[0] == "Sea Otter Foraging"  # the setting really moves the balance
+
+
+def shore_records(count: int) -> list[dict[str, str]]:
+    words = ["kelp", "urchin", "otter", "coral", "tide", "reef", "plankton", "current", "sand", "crab", "gull"]
+    return [
+        {"id": f"2303.{n:05d}", "title": f"Shore study {n} {words[n % 11]}",
+         "abstract": f"{words[n % 11]} and {words[(n * 3) % 11]} near {words[(n * 7) % 11]} shores, sample {n}."}
+        for n in range(count)
+    ]  # fmt: skip
+
+
+@pytest.fixture
+def shore(tmp_path: Path, fake_engine: Engine) -> Engine:
+    path = tmp_path / "shore.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in shore_records(60)))
+    fake_engine.ingest([path])
+    return fake_engine
+
+
+def ingest_rows(engine: Engine, tmp_path: Path, rows: list[dict[str, str]], name: str = "more.jsonl") -> None:
+    (tmp_path / name).write_text("\n".join(json.dumps(r) for r in rows))
+    engine.ingest([tmp_path / name])
+
+
+def bm25_ranking(engine: Engine, query: str) -> list[tuple[str, float]]:
+    return [(hit.key, hit.score) for hit in engine.lexical().chunks.top(terms(query), 10, Filters())]
+
+
+def test_a_small_change_goes_to_the_delta_and_ranks_as_a_full_rebuild_does(shore: Engine, tmp_path: Path) -> None:
+    generation = read_manifest(shore.lexical_root)["generation"]
+    new = {"id": "2303.09999", "title": "Walrus tusks", "abstract": "Walrus haul out near kelp and otter shores."}
+    longer = "Narwhal sightings near reef shores, counted from boats over many seasons."  # the longer abstract wins
+    changed = {"id": "2303.00004", "title": "Shore study 4 reef", "abstract": longer}
+    ingest_rows(shore, tmp_path, [new, changed])
+    manifest = read_manifest(shore.lexical_root)
+    assert manifest["generation"] == generation and manifest["delta"]  # no full rebuild
+    assert (manifest["papers"], manifest["chunks"]) == shore.store.counts()
+    assert [r.paper.id for r in shore.search("walrus", k=1, mode="bm25")] == ["2303.09999"]
+    assert [r.paper.id for r in shore.search("narwhal", k=1, mode="bm25")] == ["2303.00004"]
+    assert "2303.00004" not in {r.paper.id for r in shore.search("sample", k=60, mode="bm25")}  # old text gone
+    queries = ["walrus kelp otter", "reef shores", "kelp urchin", "narwhal reef", "plankton sand"]
+    with_delta = {q: bm25_ranking(shore, q) for q in queries}
+    shore._lexical = LexicalIndex.rebuild(shore.lexical_root, shore.store)
+    for query in queries:  # the delta's scores are on the main part's scale: same best hit, close scores
+        rebuilt = bm25_ranking(shore, query)
+        assert with_delta[query][0][0] == rebuilt[0][0], query
+        for (_, ours), (_, full) in zip(with_delta[query][:5], rebuilt[:5], strict=True):
+            assert ours == pytest.approx(full, rel=0.1), query
+
+
+def test_the_delta_survives_reopening_and_deletes_reach_both_parts(shore: Engine, tmp_path: Path) -> None:
+    ingest_rows(shore, tmp_path, [{"id": "2303.09998", "title": "Walrus tusks", "abstract": "Walrus haul out."}])
+    shore.delete(["2303.09998", "2303.00001"])  # one from the delta, one from the main part
+    reopened = Engine(shore.settings, embedder=HashingEmbedder())
+    keys = reopened.lexical().titles.live_keys()
+    assert "2303.09998" not in keys and "2303.00001" not in keys and len(keys) == 59
+    assert reopened.search("walrus", k=3, mode="bm25") == []
+    assert read_manifest(shore.lexical_root).get("delta")
+
+
+def test_a_delta_beyond_its_share_is_merged_into_a_new_main_part(shore: Engine, tmp_path: Path) -> None:
+    generation = read_manifest(shore.lexical_root)["generation"]
+    ingest_rows(shore, tmp_path, [{"id": "2303.09997", "title": "Walrus", "abstract": "Walrus tusks."}], "one.jsonl")
+    assert read_manifest(shore.lexical_root)["generation"] == generation
+    many = [dict(r, id=f"2304.{n:05d}", title=f"Other {r['title']}") for n, r in enumerate(shore_records(20))]
+    ingest_rows(shore, tmp_path, many, "many.jsonl")
+    manifest = read_manifest(shore.lexical_root)
+    assert manifest["generation"] != generation and not manifest.get("delta")
+    assert sorted(p.name for p in shore.lexical_root.iterdir()) == sorted(["manifest.json", manifest["generation"]])
+    assert len(shore.lexical().titles.live_keys()) == 81
