@@ -25,7 +25,6 @@ from assistant.ingest import (
     batched,
     open_sources,
     plan_ingest,
-    remember,
     stream_papers,
 )
 from assistant.lexical import LexicalIndex
@@ -34,6 +33,7 @@ from assistant.models import Answer, Filters, Paper, ScoredPaper
 from assistant.prompting import check_all, render
 from assistant.retrieval import Retriever
 from assistant.settings import Settings, load_settings
+from assistant.sources.common import title_key
 from assistant.store import ChromaStore
 from assistant.summary import MIN_PAPERS, ExtractiveSummarizer, Gatherer, Summary, name_groups, not_enough
 
@@ -51,6 +51,17 @@ def sample_library() -> Path:
 
 def _ignore(_: int) -> None:
     return None
+
+
+@dataclass
+class Changes:
+    """Papers a run wrote and removed: what the keyword index must catch up with."""
+
+    written: set[str] = field(default_factory=set)
+    removed: set[str] = field(default_factory=set)
+
+    def __bool__(self) -> bool:
+        return bool(self.written or self.removed)
 
 
 @dataclass
@@ -120,27 +131,31 @@ class Engine:
         started = time.perf_counter()
         report = IngestReport()
         files = open_sources(paths, fmt, report)
-        stored = self.store.stored_papers()
-        written, retired = set[str](), set[str]()
+        changes = Changes()
         try:
             for batch in batched(stream_papers(files, report), STREAM_BATCH):
-                plan = plan_ingest(merge_papers(batch), self.store, report, stored)
-                if not (plan.writes or plan.retired_ids):
-                    continue
-                if not (written or retired):
-                    self._before_change()
-                written.update(paper.id for paper in plan.writes)
-                retired.update(plan.retired_ids)
-                total(len(written))
-                apply_plan(plan, self.store, self.embedder, self.settings.chunking, progress)
-                remember(stored, plan, self.store.chunking)
+                self._ingest_batch(merge_papers(batch), report, changes, progress, total)
         except BaseException:
-            if written or retired:  # what was written is searchable; the keyword index catches up on open
+            if changes:  # what was written is searchable; the keyword index catches up on open
                 self._lexical = None
             raise
-        if written or retired:
-            self._after_change(written, retired)
+        if changes:
+            self._after_change(changes)
         return report, time.perf_counter() - started
+
+    def _ingest_batch(
+        self, papers: list[Paper], report: IngestReport, changes: Changes, progress: Progress, total: Progress
+    ) -> None:
+        stored = self.store.stored_matching([p.id for p in papers], [title_key(p.title) for p in papers])
+        plan = plan_ingest(papers, self.store, report, stored)
+        if not (plan.writes or plan.retired_ids):
+            return
+        if not changes:
+            self._before_change()
+        changes.written.update(paper.id for paper in plan.writes)
+        changes.removed.update(plan.retired_ids)
+        total(len(changes.written))
+        apply_plan(plan, self.store, self.embedder, self.settings.chunking, progress)
 
     def delete(self, paper_ids: Sequence[str]) -> list[Paper]:
         """Removes papers from every index; an unknown id fails before anything is removed."""
@@ -149,8 +164,12 @@ class Engine:
         if missing:
             raise PaperbotError(f"no paper with id {missing[0]!r} in the library")
         self._before_change()
-        self.store.delete(list(found))
-        self._after_change(set(), set(found))
+        try:
+            self.store.delete(list(found))
+        except BaseException:
+            self._lexical = None  # stale on disk: the next open rebuilds
+            raise
+        self._after_change(Changes(removed=set(found)))
         return list(found.values())
 
     def _before_change(self) -> None:
@@ -159,8 +178,8 @@ class Engine:
         self.lexical()
         LexicalIndex.mark_stale(self.lexical_root)
 
-    def _after_change(self, written: set[str], removed: set[str]) -> None:
-        self._lexical = self.lexical().updated(self.store, written, removed)
+    def _after_change(self, changes: Changes) -> None:
+        self._lexical = self.lexical().updated(self.store, changes.written, changes.removed)
 
     def needs_sample(self) -> bool:
         """True when the library is empty and the settings ask for the bundled sample then."""

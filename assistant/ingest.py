@@ -110,7 +110,7 @@ def read_library(paths: Iterable[Path], fmt: str | None) -> tuple[list[Paper], I
 def plan_ingest(
     incoming: list[Paper], store: ChromaStore, report: IngestReport, stored: dict[str, StoredPaper]
 ) -> Plan:
-    """`stored` is what the library holds (kept up to date by `remember` between batches)."""
+    """`stored`: the stored papers sharing an id or a title key with `incoming`."""
     plan = Plan(report=report)
     by_title = {entry.title_key: entry for entry in stored.values()}
     matches = {p.id: stored.get(p.id) or by_title.get(title_key(p.title)) for p in incoming}
@@ -134,14 +134,6 @@ def _plan_one(plan: Plan, paper: Paper, match: StoredPaper | None, previous: dic
     plan.report.updated += 1
     if merged.id != match.id:
         plan.retired_ids.append(match.id)
-
-
-def remember(stored: dict[str, StoredPaper], plan: Plan, chunking: str) -> None:
-    """What a written batch changed, so later batches of the same run plan against it."""
-    for pid in plan.retired_ids:
-        stored.pop(pid, None)
-    for paper in plan.writes:
-        stored[paper.id] = StoredPaper(paper.id, paper.content_hash(), title_key(paper.title), chunking)
 
 
 def apply_plan(

@@ -191,11 +191,27 @@ class ChromaStore:
     def stored_papers(self) -> dict[str, StoredPaper]:
         found: dict[str, StoredPaper] = {}
         for page in self._pages(self.papers, ["metadatas"]):
-            for pid, meta in zip(page["ids"], page["metadatas"], strict=True):
-                found[pid] = StoredPaper(
-                    pid, str(meta["content_hash"]), str(meta["title_key"]), str(meta.get("chunking", ""))
-                )
+            self._add_stored(found, page)
         return found
+
+    def stored_matching(self, ids: Sequence[str], title_keys: Sequence[str]) -> dict[str, StoredPaper]:
+        """Stored papers with one of these ids or title keys: what ingest compares a batch with,
+        without reading the whole library."""
+        found: dict[str, StoredPaper] = {}
+        for start in range(0, len(ids), PAGE):
+            self._add_stored(found, self.papers.get(ids=list(ids[start : start + PAGE]), include=["metadatas"]))
+        keys = sorted(set(title_keys))
+        for start in range(0, len(keys), PAGE):
+            where = {"title_key": {"$in": keys[start : start + PAGE]}}
+            self._add_stored(found, self.papers.get(where=where, include=["metadatas"]))
+        return found
+
+    @staticmethod
+    def _add_stored(found: dict[str, StoredPaper], page: Any) -> None:
+        for pid, meta in zip(page["ids"], page["metadatas"], strict=True):
+            found[pid] = StoredPaper(
+                pid, str(meta["content_hash"]), str(meta["title_key"]), str(meta.get("chunking", ""))
+            )
 
     def get_papers(self, ids: Sequence[str]) -> dict[str, Paper]:
         found: dict[str, Paper] = {}
