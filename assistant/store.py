@@ -113,15 +113,28 @@ def make_client(settings: Settings) -> Any:
         path.mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(path), settings=config)
     url = urlparse(settings.chroma.url)
+    # A server started beside the bot (docker compose) may still be starting: retry with backoff.
+    connect = backoff(settings.chroma.retries, Exception)  # chromadb raises plain ValueError/ConnectionError variants
     try:
-        return chromadb.HttpClient(
+        return connect(
+            chromadb.HttpClient,
             host=url.hostname or "localhost",
             port=url.port or (443 if url.scheme == "https" else 8000),
             ssl=url.scheme == "https",
             settings=config,
         )
-    except Exception as exc:  # chromadb raises plain ValueError/ConnectionError variants
+    except Exception as exc:
         raise PaperbotError(f"cannot reach the Chroma server at {settings.chroma.url}: {exc}") from None
+
+
+def backoff(retries: int, errors: type[BaseException]) -> tenacity.Retrying:
+    """`retries` more tries after a failure, waiting 0.5 s, 1 s, 2 s... (at most 4 s) between them."""
+    return tenacity.Retrying(
+        retry=tenacity.retry_if_exception_type(errors),
+        stop=tenacity.stop_after_attempt(retries + 1),
+        wait=tenacity.wait_exponential(multiplier=0.5, max=4),
+        reraise=True,
+    )
 
 
 class Guarded:
@@ -131,12 +144,7 @@ class Guarded:
     def __init__(self, collection: Any, url: str, retries: int) -> None:
         self._collection = collection
         self._url = url
-        self._retry = tenacity.Retrying(
-            retry=tenacity.retry_if_exception_type(httpx.TransportError),
-            stop=tenacity.stop_after_attempt(retries + 1),
-            wait=tenacity.wait_exponential(multiplier=0.5, max=4),
-            reraise=True,
-        )
+        self._retry = backoff(retries, httpx.TransportError)
 
     @property
     def metadata(self) -> Any:

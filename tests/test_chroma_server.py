@@ -9,6 +9,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -174,3 +175,16 @@ def test_an_unreachable_server_at_start_is_one_line_and_exit_1(tmp_path: Path) -
     assert result.returncode == 1
     assert result.stderr.strip().startswith("error: cannot reach the Chroma server at http://127.0.0.1:")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_server_that_starts_late_is_waited_for(tmp_path: Path, data: Path) -> None:
+    server = ChromaServer(tmp_path / "late-data")
+    starter = threading.Timer(1.0, server.start)  # as a compose service still starting
+    try:
+        starter.start()
+        settings = Settings(home=tmp_path / "home", chroma={"url": server.url, "collection": "late", "retries": 6})
+        engine = Engine(settings, embedder=HashingEmbedder())
+        assert engine.ingest([data / "plain.jsonl"])[0].added == 2
+    finally:
+        starter.join(timeout=START_TIMEOUT + 5)
+        server.stop()
