@@ -115,7 +115,8 @@ class Rows:
     def __len__(self) -> int:
         return len(self.keys)
 
-    def field_arrays(self) -> dict[str, np.ndarray]:
+    def arrays(self) -> dict[str, np.ndarray]:
+        """What `save` writes, and `Rows(keys, paper_ids, fields)` reads back."""
         names = np.asarray(self.flag_names, dtype=str)
         return {
             "keys": self.keys,
@@ -185,7 +186,7 @@ class Bm25Field:
         folder.mkdir(parents=True)
         if self.bm25 is not None:
             self.bm25.save(str(folder / "bm25"), show_progress=False)
-        arrays = self.rows.field_arrays() | (self.stats.arrays() if self.stats else {})
+        arrays = self.rows.arrays() | (self.stats.arrays() if self.stats else {})
         np.savez(folder / "fields.npz", **arrays)  # type: ignore[arg-type]
 
     @classmethod
@@ -240,7 +241,7 @@ class DeltaField:
         terms_ = list(self.postings)
         sizes = np.asarray([len(self.postings[t][0]) for t in terms_], dtype=np.int64)
         empty = not terms_
-        arrays = self.rows.field_arrays() | {
+        arrays = self.rows.arrays() | {
             "post_terms": np.asarray(terms_, dtype=str),
             "post_sizes": sizes,
             "post_rows": np.zeros(0, np.int64) if empty else np.concatenate([self.postings[t][0] for t in terms_]),
@@ -367,14 +368,15 @@ class LexicalIndex:
         if len(rows) > DELTA_SHARE * max(len(self.chunks.main), 1):
             return self.rebuild(self.root, store)
         dead = np.union1d(self.chunks.dead, np.asarray(sorted(changed | removed), dtype=str))
-        chunks = Segmented(self.chunks.main, DeltaField.build(rows, main_stats), dead)
-        titles = Segmented(self.titles.main, DeltaField.build(store.title_rows(papers), title_stats), dead)
+        chunk_delta = DeltaField.build(rows, main_stats)
+        title_delta = DeltaField.build(store.title_rows(papers), title_stats)
         name = f"delta-{time.time_ns()}"
         with written(self.root / name):
-            assert chunks.delta is not None and titles.delta is not None
-            chunks.delta.save(self.root / name / "chunks")
-            titles.delta.save(self.root / name / "titles")
+            chunk_delta.save(self.root / name / "chunks")
+            title_delta.save(self.root / name / "titles")
             np.save(self.root / name / "dead.npy", dead)
+        chunks = Segmented(self.chunks.main, chunk_delta, dead)
+        titles = Segmented(self.titles.main, title_delta, dead)
         write_manifest(
             self.root, {"generation": self.generation, "delta": name, "papers": len(titles), "chunks": len(chunks)}
         )

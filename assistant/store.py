@@ -146,10 +146,6 @@ class Guarded:
         self._url = url
         self._retry = backoff(retries, httpx.TransportError)
 
-    @property
-    def metadata(self) -> Any:
-        return self._collection.metadata
-
     def __getattr__(self, name: str) -> Any:
         method = getattr(self._collection, name)
 

@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import gc
 import json
-import resource
 
 from assistant.engine import Engine
 from assistant.settings import load_settings
@@ -23,21 +22,21 @@ from bench.machine import machine_info
 from bench.query import DEV, questions
 
 
-def rss_mb() -> float:
+def status_mb(field: str) -> float:
+    """A memory line of /proc/self/status (VmRSS: now, VmHWM: peak since reset_peak), in MB."""
     with open("/proc/self/status", encoding="ascii") as status:
         for line in status:
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return round(int(line.split()[1]) / 1024, 1)
-    return 0.0
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def rss_mb() -> float:
+    return status_mb("VmRSS")
 
 
 def peak_mb() -> float:
-    """VmHWM: the peak since the last reset_peak() (ru_maxrss cannot be reset)."""
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return status_mb("VmHWM")
 
 
 def reset_peak() -> None:
