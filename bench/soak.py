@@ -1,0 +1,73 @@
+"""A long soak through the bot's question handler; prints JSON.
+
+    python -m bench.soak [--questions 1000]
+
+On the bundled sample library (ingested into a temporary home, not timed), asks paper titles
+one after another through `PaperbotBot.answer` (cooldown, guild limit, worker threads, the
+reply) with 20 running conversations, as `tests/test_load.py` does with 300 questions in CI.
+Reports RSS after the first 100 questions and at the end, and the time taken.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import random
+import tempfile
+import time
+from types import SimpleNamespace
+from typing import Any
+
+from assistant.conversation import Conversation
+from assistant.engine import Engine
+from assistant.settings import Settings
+from bench.machine import machine_info
+from bench.memory import rss_mb
+from connectors.discord_bot import APOLOGY, PaperbotBot
+
+
+async def soak(bot: PaperbotBot, count: int) -> dict[str, Any]:
+    titles = random.Random(11).sample(sorted(p.title for p in bot.engine.store.all_papers()), 200)
+    conversations = [Conversation() for _ in range(20)]
+    after_100, apologies, started = 0.0, 0, time.perf_counter()
+    for n in range(count):
+        replies: list[str] = []
+
+        async def send(**message: Any) -> None:
+            replies.append(str(message.get("content") or ""))  # noqa: B023 - used before the next loop turn
+
+        user = SimpleNamespace(id=n % 7, guild=SimpleNamespace(id=n % 3))
+        await bot.answer(titles[n % len(titles)], send, user, conversations[n % 20])
+        apologies += any(APOLOGY in reply for reply in replies)
+        if n == 99:
+            gc.collect()
+            after_100 = rss_mb()
+    gc.collect()
+    return {
+        "questions": count,
+        "seconds": round(time.perf_counter() - started, 1),
+        "rss_after_100_mb": after_100,
+        "rss_end_mb": rss_mb(),
+        "growth_mb": round(rss_mb() - after_100, 1),
+        "apologies": apologies,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--questions", type=int, default=1000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as home:
+        os.environ["PAPERBOT_HOME"] = home
+        settings = Settings(home=home, discord={"cooldown": 0, "max_concurrent": 2})
+        engine = Engine(settings)
+        engine.ingest_sample()
+        figures = asyncio.run(soak(PaperbotBot(engine, settings), args.questions))
+    print(json.dumps({"benchmark": "soak", **figures, "machine": machine_info()}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
