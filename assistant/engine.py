@@ -162,7 +162,7 @@ class Engine:
         found = self.store.get_papers(list(paper_ids))
         missing = [pid for pid in paper_ids if pid not in found]
         if missing:
-            raise PaperbotError(f"no paper with id {missing[0]!r} in the library")
+            raise PaperbotError(f"no paper with id {missing[0]!r} in the library; `paperbot search QUERY` shows ids")
         self._before_change()
         try:
             self.store.delete(list(found))
@@ -191,8 +191,12 @@ class Engine:
     def paper(self, paper_id: str) -> Paper:
         found = self.store.get_papers([paper_id]).get(paper_id)
         if found is None:
-            raise PaperbotError(f"no paper with id {paper_id!r} in the library")
+            raise PaperbotError(f"no paper with id {paper_id!r} in the library; `paperbot search QUERY` shows ids")
         return found
+
+    def undated_count(self) -> int:
+        """How many papers a --since/--until filter leaves out for having no date."""
+        return self.store.counts()[0] - self.store.count_dated()
 
     def stats(self) -> Stats:
         papers, chunks = self.store.counts()
@@ -219,12 +223,13 @@ class Engine:
         *,
         history: Sequence[Answer] = (),
         on_token: Callable[[str], None] | None = None,
+        k: int | None = None,
     ) -> Answer:
         """`history` (earlier chat turns) turns a follow-up into a standalone question before
-        retrieval; `on_token` receives a generated answer as it streams."""
+        retrieval; `on_token` receives a generated answer as it streams; `k` papers are read."""
         question = checked_question(question)
         standalone = self.standalone(question, history)
-        papers = self.retriever.search(standalone, self.settings.retrieval.k, filters, mode)
+        papers = self.retriever.search(standalone, k or self.settings.retrieval.k, filters, mode)
         answer = self._answer(standalone, papers, on_token)
         return replace(answer, question=question, standalone=standalone if standalone != question else None)
 

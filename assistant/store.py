@@ -288,6 +288,10 @@ class ChromaStore:
     def counts(self) -> tuple[int, int]:
         return int(self.papers.count()), int(self.chunks.count())
 
+    def count_dated(self) -> int:
+        """Papers with a date (undated ones have no `date` field, so date filters leave them out)."""
+        return len(self.papers.get(where={"date": {"$gte": 0}}, include=[])["ids"])
+
     def query(self, vector: np.ndarray, n: int, filters: Filters) -> list[ScoredChunk]:
         n = min(n, int(self.chunks.count()))
         if n == 0:

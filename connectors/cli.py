@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from enum import StrEnum
+from importlib.metadata import version
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -23,7 +24,7 @@ from rich.table import Table
 
 from assistant.bibtex import bibliography
 from assistant.conversation import Conversation
-from assistant.engine import Engine, checked_question
+from assistant.engine import MAX_QUESTION_CHARS, Engine, checked_question
 from assistant.errors import PaperbotError
 from assistant.evaluation import load_questions
 from assistant.ingest import IngestReport
@@ -38,17 +39,29 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 F = TypeVar("F", bound=Callable[..., Any])
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts instead of text.")]
-SinceOpt = Annotated[str | None, typer.Option("--since", help="Only papers dated on or after YYYY-MM-DD.")]
-UntilOpt = Annotated[str | None, typer.Option("--until", help="Only papers dated on or before YYYY-MM-DD.")]
-SourceOpt = Annotated[
-    str | None, typer.Option("--source", help="Only papers from one source: daily-papers, arxiv-oai, csv, jsonl.")
+JsonOpt = Annotated[
+    bool, typer.Option("--json", metavar="", help="Print one JSON object for scripts instead of text.")
 ]
+SinceOpt = Annotated[
+    str | None,
+    typer.Option("--since", metavar="YYYY-MM-DD", help="Only papers dated on or after this day."),
+]
+UntilOpt = Annotated[
+    str | None,
+    typer.Option("--until", metavar="YYYY-MM-DD", help="Only papers dated on or before this day."),
+]
+SourceOpt = Annotated[
+    str | None,
+    typer.Option("--source", metavar="FORMAT", help=f"Only papers read from one input format: {', '.join(FORMATS)}."),
+]
+KOpt = Annotated[int | None, typer.Option("-k", "--k", metavar="N", min=1, max=100, help="How many papers to use.")]
 
 
 class Mode(StrEnum):
@@ -59,8 +72,32 @@ class Mode(StrEnum):
 
 ModeOpt = Annotated[
     Mode | None,
-    typer.Option(help="Retrieval: hybrid (dense + BM25), or one side alone. Default: PAPERBOT_RETRIEVAL_MODE, hybrid."),
+    typer.Option(
+        metavar="MODE", help="Retrieval: hybrid, dense or bm25 (one side alone). Default: PAPERBOT_RETRIEVAL_MODE."
+    ),
 ]
+
+
+def show_version(value: bool) -> None:
+    if value:
+        out.print(f"paperbot {version('paperbot')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def global_options(
+    _version: Annotated[
+        bool,
+        typer.Option("--version", metavar="", is_eager=True, callback=show_version, help="Print the version and exit."),
+    ] = False,
+    home: Annotated[
+        Path | None,
+        typer.Option("--home", metavar="DIR", help="The library folder (default: PAPERBOT_HOME)."),
+    ] = None,
+) -> None:
+    """paperbot: ask questions about a library of paper abstracts and get answers citing the papers."""
+    if home is not None:  # through the environment, so every command's settings see it
+        os.environ["PAPERBOT_HOME"] = str(home)
 
 
 def handle_errors(command: F) -> F:
@@ -129,7 +166,25 @@ def open_engine(*, quiet: bool = False) -> Engine:
         err.print("The library is empty: ingesting the bundled sample library (Daily Papers) first.")
         with progress_bar("embedding papers", quiet) as (advance, set_total):
             engine.ingest_sample(advance, total=set_total)
+    elif engine.store.counts()[0] == 0:
+        raise PaperbotError(EMPTY_LIBRARY)
     return engine
+
+
+def read_stdin() -> str:
+    """`ask -`: the question from standard input, bounded so a runaway pipe cannot fill memory."""
+    return sys.stdin.read(MAX_QUESTION_CHARS + 1)
+
+
+def note_undated(engine: Engine, filters: Filters) -> None:
+    """Date filters leave out undated papers: say how many, so none go missing silently."""
+    if filters.since or filters.until:
+        undated = engine.undated_count()
+        if undated:
+            err.print(f"[dim]{undated} undated papers left out by --since/--until[/dim]")
+
+
+EMPTY_LIBRARY = "the library is empty: add papers with `paperbot ingest PATH` (files or folders of abstracts)"
 
 
 def emit_json(data: object) -> None:
@@ -219,8 +274,10 @@ def print_answer(answer: Answer, printer: TokenPrinter | None = None) -> None:
 def print_results(results: list[ScoredPaper]) -> None:
     if not results:
         out.print("[yellow]No papers match.[/yellow]")
+        return
+    out.print("[dim]rank, similarity (cosine of the query and the closest passage, 0-1), paper[/dim]")
     for rank, result in enumerate(results, start=1):
-        out.print(f"{rank:>2}. [cyan]{result.score:.3f}[/cyan] {paper_line(result.paper)}")
+        out.print(f"{rank:>2}. [cyan]similarity {result.similarity:.2f}[/cyan]  {paper_line(result.paper)}")
 
 
 def print_report(report: IngestReport, seconds: float) -> None:
@@ -259,7 +316,8 @@ def ingest(
 @app.command()
 @handle_errors
 def ask(
-    question: Annotated[str, typer.Argument(help="A question about the library.")],
+    question: Annotated[str, typer.Argument(metavar="QUESTION", help="A question about the library; - reads stdin.")],
+    k: KOpt = None,
     since: SinceOpt = None,
     until: UntilOpt = None,
     source: SourceOpt = None,
@@ -268,9 +326,11 @@ def ask(
 ) -> None:
     """Answer a question with numbered citations to the papers it used."""
     filters = make_filters(since, until, source)
-    question = checked_question(question)  # before a first-use ingest, not after
+    question = checked_question(read_stdin() if question == "-" else question)  # before a first-use ingest
     printer = None if as_json else TokenPrinter()  # --json waits for the whole answer
-    answer = open_engine(quiet=as_json).ask(question, filters, mode and mode.value, on_token=printer)
+    engine = open_engine(quiet=as_json)
+    note_undated(engine, filters)
+    answer = engine.ask(question, filters, mode and mode.value, on_token=printer, k=k)
     if as_json:
         emit_json(answer_json(answer))
     else:
@@ -280,26 +340,29 @@ def ask(
 @app.command()
 @handle_errors
 def search(
-    query: Annotated[str, typer.Argument(help="What to look for.")],
-    k: Annotated[int | None, typer.Option("-k", "--k", min=1, max=100, help="How many papers to list.")] = None,
+    query: Annotated[str, typer.Argument(metavar="QUERY", help="What to look for.")],
+    k: KOpt = None,
     since: SinceOpt = None,
     until: UntilOpt = None,
     source: SourceOpt = None,
     mode: ModeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """List the papers that best match a query, best first."""
+    """List the papers that best match a query, best first, with their similarity to it."""
     filters = make_filters(since, until, source)
     query = checked_question(query)
-    results = open_engine(quiet=as_json).search(query, k, filters, mode and mode.value)
+    engine = open_engine(quiet=as_json)
+    note_undated(engine, filters)
+    results = engine.search(query, k, filters, mode and mode.value)
     if as_json:
         emit_json(search_json(query, results))
     else:
         print_results(results)
 
 
+CHAT_HISTORY_LINES = 1000
 CHAT_HELP = """Type a question and press Enter. Commands:
-  /sources  the papers retrieved for the last answer, with scores
+  /sources  the last answer's papers, numbered as its [n], then the others it read
   /reset    forget the conversation so far
   /help     this text
   Ctrl-D or /quit to leave"""
@@ -311,13 +374,33 @@ def chat(since: SinceOpt = None, until: UntilOpt = None, source: SourceOpt = Non
     """Ask questions one after another in an interactive session (/help inside)."""
     filters = make_filters(since, until, source)
     engine = open_engine()
-    with contextlib.suppress(ImportError):
-        import readline  # noqa: F401  (line editing and history for input())
     out.print("paperbot chat. /help for commands, Ctrl-D to leave.")
     conversation = Conversation()
-    while (line := read_line()) is not None:
-        if not chat_turn(line, engine, conversation, filters):
-            break
+    with chat_history(engine.settings.home / "chat_history") as remember:
+        while (line := read_line()) is not None:
+            remember(line)
+            if not chat_turn(line, engine, conversation, filters):
+                break
+
+
+@contextmanager
+def chat_history(path: Path) -> Iterator[Callable[[str], None]]:
+    """Line editing, and an up-arrow that reaches questions of earlier sessions (kept in the home)."""
+    try:
+        import readline
+    except ImportError:  # no readline on this platform: chat works without history
+        yield lambda _line: None
+        return
+    readline.clear_history()
+    with contextlib.suppress(OSError):
+        readline.read_history_file(path)
+    readline.set_history_length(CHAT_HISTORY_LINES)
+    interactive = sys.stdin.isatty()  # input() adds lines itself only at a terminal
+    try:
+        yield lambda line: None if interactive or not line else readline.add_history(line)
+    finally:
+        with contextlib.suppress(OSError):  # a read-only home keeps no history
+            readline.write_history_file(path)
 
 
 def read_line() -> str | None:
@@ -356,10 +439,19 @@ def chat_turn(line: str, engine: Engine, conversation: Conversation, filters: Fi
 
 
 def print_sources(conversation: Conversation) -> None:
-    if conversation.last is None:
+    """The last answer's papers under the numbers its [n] markers use, then the rest it read."""
+    last = conversation.last
+    if last is None:
         out.print("No question asked yet.")
         return
-    print_results(list(conversation.last.sources))
+    cited = {c.paper.id: c.n for c in last.citations}
+    for citation in last.citations:
+        out.print(f"  [{citation.n}] {paper_line(citation.paper)}")
+    others = [s for s in last.sources if s.paper.id not in cited]
+    if others:
+        out.print("[dim]also retrieved, not cited:[/dim]")
+    for result in others:
+        out.print(f"   - [cyan]similarity {result.similarity:.2f}[/cyan]  {paper_line(result.paper)}")
 
 
 @app.command()
@@ -430,7 +522,7 @@ def evaluate(
     rows = load_questions(questions)
     engine = Engine(load_settings())
     if not engine.store.counts()[0]:
-        raise PaperbotError("the library is empty: run `paperbot ingest PATH` first")
+        raise PaperbotError(EMPTY_LIBRARY)
     with progress_bar("evaluating", as_json) as (advance, set_total):
         set_total(len(rows))
         report = engine.evaluate(rows, mode and mode.value, advance).to_dict()
@@ -477,7 +569,7 @@ def summarize(
     if as_json:
         emit_json(summary.to_dict() | {"markdown": text, "written": written})
     elif not summary.enough or output is None:
-        out.print(escape(text), end="")
+        out.print(escape(text.rstrip("\n")))  # always ends the line, so a prompt starts on its own
     else:
         out.print(f"wrote {', '.join(written)}: {len(summary.references)} papers in {len(summary.themes)} themes")
 
