@@ -143,6 +143,21 @@ class Engine:
             self._after_change(changes)
         return report, time.perf_counter() - started
 
+    def ingest_papers(self, papers: Sequence[Paper], progress: Progress = _ignore) -> IngestReport:
+        """Papers already parsed (from a feed): the same batch path as files, so only new or
+        changed papers are embedded."""
+        report, changes = IngestReport(), Changes()
+        try:
+            for batch in batched(papers, STREAM_BATCH):
+                self._ingest_batch(merge_papers(batch), report, changes, progress, _ignore)
+        except BaseException:
+            if changes:  # as in ingest: the keyword index catches up on open
+                self._lexical = None
+            raise
+        if changes:
+            self._after_change(changes)
+        return report
+
     def _ingest_batch(
         self, papers: list[Paper], report: IngestReport, changes: Changes, progress: Progress, total: Progress
     ) -> None:
