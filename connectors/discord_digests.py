@@ -91,15 +91,24 @@ class Digests:
         self.store = SubscriptionStore(settings.home)
         self.clock = clock
         self.fetch = fetch
-        self.loop = tasks.loop(time=digest_times(self.settings.digest_hours))(self.run)
+        self.loop = tasks.loop(time=digest_times(self.settings.digest_hours))(self.tick)
 
     def start(self) -> None:
         if self.settings.digest_hours and not self.loop.is_running():
             self.loop.start()
 
+    async def tick(self) -> int:
+        """One scheduled run. An exception would end a tasks.loop for good: log it instead,
+        so the next hour runs again."""
+        try:
+            return await self.run()
+        except Exception:
+            log.exception("digest run failed")
+            return 0
+
     async def run(self) -> int:
         """Fetch every subscribed feed once, then post each subscriber its digest.
-        Returns the number of messages posted."""
+        Returns the number of papers posted."""
         subscriptions = await asyncio.to_thread(self.store.subscriptions)
         by_feed: dict[str, list[Subscription]] = defaultdict(list)
         for subscription in subscriptions:

@@ -261,3 +261,14 @@ async def test_hostile_feed_text_is_shown_inert_and_pings_nobody(bot: Bot, serve
     assert "@everyone" not in description and "<@42>" not in description and "@here" not in description
     assert "\\*\\*Bold\\*\\*" in description and "[click](" not in description  # no masked link of theirs
     assert "(https://arxiv.org/abs/2404.02258)" in description
+
+
+@pytest.mark.asyncio
+async def test_a_broken_subscription_store_does_not_stop_the_schedule(bot: Bot) -> None:
+    await command(bot, "subscribe", feed="daily-papers")
+    store = bot.client.digests.store.path
+    store.write_bytes(b"this is not a database" * 100)
+    assert await bot.client.digests.loop() == 0  # logged, not raised: the loop lives on
+    store.unlink()
+    await command(bot, "subscribe", feed="daily-papers")
+    assert await bot.client.digests.loop() == 3
