@@ -71,7 +71,8 @@ def print_result(result: FetchResult) -> None:
     report = result.report
     out.print(
         f"{escape(result.feed)}: {len(result.items)} papers fetched; {report.added} added, {report.updated} updated, "
-        f"{report.unchanged} unchanged, {len(result.skipped)} skipped ({result.seconds:.1f}s)"
+        f"{report.unchanged} unchanged, {len(result.skipped)} skipped ({result.seconds:.1f}s)",
+        emoji=False,  # a query such as "cat:cs.AI" holds ":cat:"
     )
     for reason in result.skipped[:10]:
-        out.print(f"  [dim]skipped: {escape(reason)}[/dim]")
+        out.print(f"  [dim]skipped: {escape(reason)}[/dim]", emoji=False)

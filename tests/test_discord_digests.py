@@ -272,3 +272,27 @@ async def test_a_broken_subscription_store_does_not_stop_the_schedule(bot: Bot) 
     store.unlink()
     await command(bot, "subscribe", feed="daily-papers")
     assert await bot.client.digests.loop() == 3
+
+
+def test_a_long_digest_stays_within_discord_limits() -> None:
+    from assistant.feeds.records import FeedItem, feed_paper
+    from connectors.discord_digests import digest_embeds
+
+    def item(n: int) -> FeedItem:
+        paper = feed_paper(
+            source="arxiv",
+            title=f"Paper {n} " + "very long title words " * 22,
+            abstract="We show that " + "results hold broadly and " * 40 + "end.",
+            raw_id=f"2601.{n:05d}",
+            authors=[],
+            published=None,
+            categories=[],
+        )
+        assert not isinstance(paper, str)
+        return FeedItem(paper)
+
+    embeds = digest_embeds("arxiv:cs.LG", [item(n) for n in range(20)])
+    assert len(embeds) > 1
+    assert all(len(e.description or "") <= 4096 and len(e) <= 6000 for e in embeds)
+    text = "\n".join(e.description or "" for e in embeds)
+    assert [f"**{n}.**" in text for n in range(1, 21)] == [True] * 20

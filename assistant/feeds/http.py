@@ -16,7 +16,7 @@ from assistant.errors import PaperbotError
 from assistant.settings import FeedSettings
 
 RETRY_STATUS = {429, 500, 502, 503, 504}
-MAX_RETRY_AFTER = 120.0  # seconds: a server asking for longer is treated as down
+MAX_RETRY_AFTER = 120.0  # seconds: the longest Retry-After honoured
 
 
 class FeedError(PaperbotError):
