@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from importlib import resources
@@ -143,13 +143,15 @@ class Engine:
             self._after_change(changes)
         return report, time.perf_counter() - started
 
-    def ingest_papers(self, papers: Sequence[Paper], progress: Progress = _ignore) -> IngestReport:
-        """Papers already parsed (from a feed): the same batch path as files, so only new or
+    def ingest_papers(
+        self, papers: Iterable[Paper], report: IngestReport, progress: Progress = _ignore, *, total: Progress = _ignore
+    ) -> IngestReport:
+        """Paper records (from feeds) through the same batch path as files, so only new or
         changed papers are embedded."""
-        report, changes = IngestReport(), Changes()
+        changes = Changes()
         try:
             for batch in batched(papers, STREAM_BATCH):
-                self._ingest_batch(merge_papers(batch), report, changes, progress, _ignore)
+                self._ingest_batch(merge_papers(batch), report, changes, progress, total)
         except BaseException:
             if changes:  # as in ingest: the keyword index catches up on open
                 self._lexical = None

@@ -101,7 +101,7 @@ def fetch_feed(
     finally:
         if own:
             client.close()
-    report = engine.ingest_papers([item.paper for item in parsed.items])
+    report = engine.ingest_papers([item.paper for item in parsed.items], IngestReport())
     dates = [item.paper.date for item in parsed.items if item.paper.date]
     state.record(request.key, now(), len(parsed.items), max(dates, default=None))
     return FetchResult(request.key, parsed.items, parsed.skipped, report, time.perf_counter() - started)
