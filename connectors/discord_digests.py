@@ -30,6 +30,7 @@ from assistant.feeds.digest import (
     finding,
 )
 from assistant.feeds.fetch import DAILY, FetchResult, fetch_feed
+from assistant.feeds.http import FeedClient
 from assistant.feeds.records import FeedItem
 from assistant.settings import Settings
 from connectors.discord_text import embed_descriptions, inert
@@ -114,16 +115,18 @@ class Digests:
         for subscription in subscriptions:
             by_feed[subscription.feed].append(subscription)
         posted = 0
-        for feed, subscribers in by_feed.items():
-            items = await self.fetch_items(feed)
-            for subscription in subscribers:
-                posted += await self.post(subscription, items)
+        with FeedClient(self.settings) as client:  # one client: arXiv's spacing holds across feeds
+            for feed, subscribers in by_feed.items():
+                items = await self.fetch_items(feed, client)
+                for subscription in subscribers:
+                    posted += await self.post(subscription, items)
         return posted
 
-    async def fetch_items(self, feed: str) -> list[FeedItem]:
+    async def fetch_items(self, feed: str, client: FeedClient) -> list[FeedItem]:
         """A feed that fails is logged and skipped: the other feeds still get their digests."""
         try:
-            result = await asyncio.to_thread(self.fetch, self.engine, feed_request(feed), now=self.clock)
+            request = feed_request(feed)
+            result = await asyncio.to_thread(self.fetch, self.engine, request, client=client, now=self.clock)
         except PaperbotError as exc:
             log.warning("digest: fetching %s failed: %s", feed, exc)
             return []

@@ -19,6 +19,7 @@ import pytest_asyncio
 from discord.ext.test import backend
 
 from assistant.engine import Engine
+from assistant.feeds.fetch import arxiv_category, fetch_feed
 from assistant.settings import Settings
 from connectors.discord_bot import PaperbotBot
 from connectors.discord_digests import NEEDS_MANAGE
@@ -296,3 +297,19 @@ def test_a_long_digest_stays_within_discord_limits() -> None:
     assert all(len(e.description or "") <= 4096 and len(e) <= 6000 for e in embeds)
     text = "\n".join(e.description or "" for e in embeds)
     assert [f"**{n}.**" in text for n in range(1, 21)] == [True] * 20
+
+
+@pytest.mark.asyncio
+async def test_arxiv_feeds_of_one_run_keep_arxivs_spacing(bot: Bot, server: FeedServer) -> None:
+    server.serve("/rss/cs.CL", Canned((SAMPLES / "arxiv_rss_cs_CL_3_items_2026-04_reserialized.xml").read_bytes()))
+    engine = bot.client.engine
+    for category in ("cs.CL", "cs.LG"):  # already in the library: the run's ingest is quick
+        fetch_feed(engine, arxiv_category(category))
+    spaced = engine.settings.feeds.model_copy(update={"arxiv_interval": 1.0})
+    engine.settings = engine.settings.model_copy(update={"feeds": spaced})
+    await command(bot, "subscribe", feed="arxiv", category="cs.LG")
+    await command(bot, "subscribe", where="general", feed="arxiv", category="cs.CL")
+    await bot.client.digests.loop()
+    first, second = sorted(seen.at for seen in server.requests() if seen.path.startswith("/rss/"))[-2:]
+    assert second - first >= 0.95  # the two feeds' requests, one client apart by arXiv's interval
+    assert {m.channel.name for m in await posted()} == {"papers", "general"}
