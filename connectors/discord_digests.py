@@ -113,7 +113,9 @@ class Digests:
         subscriptions = await asyncio.to_thread(self.store.subscriptions)
         by_feed: dict[str, list[Subscription]] = defaultdict(list)
         for subscription in subscriptions:
-            by_feed[subscription.feed].append(subscription)
+            # Only channels this client sees: with shards, each replica serves its own guilds.
+            if self.client.get_channel(subscription.channel_id) is not None:
+                by_feed[subscription.feed].append(subscription)
         posted = 0
         with FeedClient(self.settings) as client:  # one client: arXiv's spacing holds across feeds
             for feed, subscribers in by_feed.items():

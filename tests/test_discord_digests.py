@@ -19,6 +19,7 @@ import pytest_asyncio
 from discord.ext.test import backend
 
 from assistant.engine import Engine
+from assistant.feeds.digest import Subscription
 from assistant.feeds.fetch import arxiv_category, fetch_feed
 from assistant.settings import Settings
 from connectors.discord_bot import PaperbotBot
@@ -313,3 +314,12 @@ async def test_arxiv_feeds_of_one_run_keep_arxivs_spacing(bot: Bot, server: Feed
     first, second = sorted(seen.at for seen in server.requests() if seen.path.startswith("/rss/"))[-2:]
     assert second - first >= 0.95  # the two feeds' requests, one client apart by arXiv's interval
     assert {m.channel.name for m in await posted()} == {"papers", "general"}
+
+
+@pytest.mark.asyncio
+async def test_feeds_of_channels_this_bot_cannot_see_are_not_fetched(bot: Bot, server: FeedServer) -> None:
+    other_shard = Subscription(channel_id=123, guild_id=456, feed="arxiv:cs.CL")
+    bot.client.digests.store.subscribe(other_shard, bot.clock())
+    await command(bot, "subscribe", feed="daily-papers")
+    assert await bot.client.digests.loop() == 3
+    assert server.requests("/rss/cs.CL") == [] and len(server.requests("/api/daily_papers")) == 1
