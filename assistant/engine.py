@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from importlib import resources
@@ -142,6 +142,23 @@ class Engine:
         if changes:
             self._after_change(changes)
         return report, time.perf_counter() - started
+
+    def ingest_papers(
+        self, papers: Iterable[Paper], report: IngestReport, progress: Progress = _ignore, *, total: Progress = _ignore
+    ) -> IngestReport:
+        """Paper records (from feeds) through the same batch path as files, so only new or
+        changed papers are embedded."""
+        changes = Changes()
+        try:
+            for batch in batched(papers, STREAM_BATCH):
+                self._ingest_batch(merge_papers(batch), report, changes, progress, total)
+        except BaseException:
+            if changes:  # as in ingest: the keyword index catches up on open
+                self._lexical = None
+            raise
+        if changes:
+            self._after_change(changes)
+        return report
 
     def _ingest_batch(
         self, papers: list[Paper], report: IngestReport, changes: Changes, progress: Progress, total: Progress

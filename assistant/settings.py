@@ -137,6 +137,43 @@ class DiscordSettings(BaseModel):
         return self
 
 
+class FeedSettings(BaseModel):
+    """Paper feeds (`paperbot fetch`) and the bot's digests. PAPERBOT_FEEDS_* in the environment."""
+
+    daily_papers_url: str = Field(
+        "https://huggingface.co/api/daily_papers", description="Hugging Face daily papers API (JSON)."
+    )
+    arxiv_api_url: str = Field("https://export.arxiv.org/api/query", description="arXiv API query endpoint (Atom).")
+    arxiv_rss_url: str = Field(
+        "https://rss.arxiv.org/rss",
+        description="arXiv listing feeds (RSS); /<category> is appended.",
+    )
+    user_agent: str = Field(
+        "paperbot/0.1 (research-assistant; feed fetcher)", description="User-Agent sent with every feed request."
+    )
+    arxiv_interval: float = Field(3.0, ge=0, description="Seconds between two arXiv requests (arXiv asks for 3).")
+    timeout: float = Field(30.0, gt=0, description="Seconds before one feed request is abandoned.")
+    retries: int = Field(
+        3, ge=0, le=10, description="Retries (with backoff) on timeouts, dropped connections, 429, 5xx."
+    )
+    backoff: float = Field(
+        2.0, ge=0, le=120, description="First wait before a retry, in seconds; it doubles each time."
+    )
+    max_bytes: int = Field(20_000_000, ge=1000, description="Largest feed response accepted, in bytes.")
+    max_results: int = Field(200, ge=1, le=5000, description="Most papers one arXiv API fetch (--query/--since) reads.")
+    page_size: int = Field(100, ge=1, le=2000, description="Papers per arXiv API request (max_results per page).")
+    digest_hours: list[int] = Field(
+        default_factory=lambda: [8], description="UTC hours at which the bot fetches and posts digests; [] = never."
+    )
+    digest_papers: int = Field(5, ge=1, le=20, description="Papers listed in one channel's digest.")
+
+    @model_validator(mode="after")
+    def hours_in_range(self) -> FeedSettings:
+        if any(not 0 <= hour <= 23 for hour in self.digest_hours):
+            raise ValueError("feeds.digest_hours must be hours 0-23")
+        return self
+
+
 class PaperbotEnv(EnvSettingsSource):
     """PAPERBOT_LLM=openai names the engine, while PAPERBOT_LLM_MODEL etc. fill the rest of `llm`."""
 
@@ -164,6 +201,7 @@ class Settings(BaseSettings):
     answer: AnswerSettings = Field(default_factory=AnswerSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
+    feeds: FeedSettings = Field(default_factory=FeedSettings)
     auto_sample: bool = Field(True, description="Ingest the bundled sample library when the library is empty.")
 
     @classmethod

@@ -631,6 +631,11 @@ def flatten(data: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]
             yield f"{prefix}{key}", value
 
 
+from connectors import cli_fetch  # noqa: E402  (its commands use the helpers above)
+
+cli_fetch.register(app)
+
+
 def main() -> None:
     app()
 

@@ -18,7 +18,10 @@ def parse_day(value: str | None, option: str) -> date | None:
         raise PaperbotError(f"{option} expects a date as YYYY-MM-DD, got {value!r}") from None
 
 
+SOURCES = (*FORMATS, "arxiv")  # file formats, and the arXiv feeds (`paperbot fetch arxiv`)
+
+
 def make_filters(since: str | None, until: str | None, source: str | None) -> Filters:
-    if source is not None and source not in FORMATS:
-        raise PaperbotError(f"--source must be one of {', '.join(FORMATS)}, got {source!r}")
+    if source is not None and source not in SOURCES:
+        raise PaperbotError(f"--source must be one of {', '.join(SOURCES)}, got {source!r}")
     return Filters(parse_day(since, "--since"), parse_day(until, "--until"), source)

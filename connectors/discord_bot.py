@@ -35,6 +35,7 @@ from assistant.models import Answer, Filters, ScoredPaper
 from assistant.settings import Settings
 from assistant.summary import markdown
 from connectors.common import make_filters
+from connectors.discord_digests import Digests
 from connectors.discord_text import (
     EMBED_LIMIT,
     MESSAGE_LIMIT,
@@ -59,7 +60,8 @@ HELP = (
     "- `/search query [k]`: the best matching papers.\n"
     "- `/paper id`: one paper's record.\n"
     "- `/summarize topic`: a cited literature summary, with the full Markdown attached.\n"
-    "- `/stats`: what the library holds."
+    "- `/stats`: what the library holds.\n"
+    "- `/subscribe daily-papers` or `/subscribe arxiv cs.LG` (optional keywords): new papers posted here daily."
 )
 Send = Callable[..., Awaitable[Any]]
 
@@ -137,8 +139,11 @@ class PaperbotBot(discord.Client):
         self.conversations: OrderedDict[int, Conversation] = OrderedDict()
         self.tree = app_commands.CommandTree(self)
         register_commands(self.tree, self)
+        self.digests = Digests(self, engine, settings)  # /subscribe and the scheduled digests
+        self.digests.register(self.tree)
 
     async def setup_hook(self) -> None:
+        self.digests.start()
         if self.settings.guild:  # guild commands appear at once; global ones can take an hour
             guild = discord.Object(id=self.settings.guild)
             self.tree.copy_global_to(guild=guild)

@@ -136,9 +136,16 @@ def message_payload(
 
 
 def slash(
-    client: discord.Client, name: str, member: discord.Member, channel: discord.TextChannel, **options: Any
+    client: discord.Client,
+    name: str,
+    member: discord.Member,
+    channel: discord.TextChannel,
+    *,
+    permissions: str = "8",
+    **options: Any,
 ) -> discord.Interaction:
-    """An application-command interaction as the gateway would deliver it."""
+    """An application-command interaction as the gateway would deliver it; `permissions` is
+    the member's resolved permission bits in the channel ("8": administrator)."""
     kinds = {str: 3, int: 4}
     data = {
         "id": str(next(_ids)),
@@ -155,7 +162,7 @@ def slash(
             "joined_at": datetime.datetime.now(datetime.UTC).isoformat(),
             "deaf": False,
             "mute": False,
-            "permissions": "8",
+            "permissions": permissions,
             "flags": 0,
         },
         "app_permissions": "8",

@@ -1,0 +1,103 @@
+"""`paperbot fetch`: bring in today's papers from Hugging Face Daily Papers and arXiv.
+
+connectors.cli imports this module to register it, so this module reaches connectors.cli's
+helpers only when a command runs: importing it at the top would be circular (and under
+`python -m connectors.cli` would find a half-initialised module).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.markup import escape
+
+from assistant.engine import Engine
+from assistant.errors import PaperbotError
+from assistant.feeds.fetch import FeedRequest, FetchResult, arxiv_category, arxiv_query, daily_papers, fetch_feed
+from assistant.settings import load_settings
+from connectors.common import parse_day
+
+F = TypeVar("F", bound=Callable[..., Any])
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts instead of text.")]
+
+fetch_app = typer.Typer(
+    help="Add new papers from paper feeds; only new or changed papers are embedded.", no_args_is_help=True
+)
+LimitOpt = Annotated[
+    int | None,
+    typer.Option("--max", min=1, max=5000, help="Most papers read from the arXiv API (default: feeds.max_results)."),
+]
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(fetch_app, name="fetch")
+
+
+def handle_errors(command: F) -> F:
+    """connectors.cli's one-line errors, looked up when the command runs."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from connectors.cli import handle_errors as one_line_errors
+
+        return one_line_errors(command)(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@fetch_app.command("daily-papers")
+@handle_errors
+def daily(
+    day: Annotated[str | None, typer.Option("--date", help="That day's list, YYYY-MM-DD (default: latest).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Hugging Face's daily papers (arXiv papers picked by the community)."""
+    run(daily_papers(parse_day(day, "--date")), as_json)
+
+
+@fetch_app.command("arxiv")
+@handle_errors
+def arxiv(
+    category: Annotated[str | None, typer.Option("--category", help="An arXiv category, e.g. cs.CL.")] = None,
+    query: Annotated[str | None, typer.Option("--query", help='An arXiv API query, e.g. "ti:retrieval".')] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="With --category: papers submitted since YYYY-MM-DD (arXiv API).")
+    ] = None,
+    limit: LimitOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Today's listing of a category (RSS), a category since a date, or an API query, newest first."""
+    if (category is None) == (query is None):
+        raise PaperbotError("give either --category (e.g. cs.CL) or --query")
+    if query is not None:
+        if since is not None:
+            raise PaperbotError("--since goes with --category; put dates into the query (submittedDate:[...])")
+        run(arxiv_query(query, limit), as_json)
+    else:
+        run(arxiv_category(category or "", parse_day(since, "--since"), limit), as_json)
+
+
+def run(request: FeedRequest, as_json: bool) -> None:
+    from connectors.cli import emit_json
+
+    result = fetch_feed(Engine(load_settings()), request)
+    if as_json:
+        emit_json(result.to_dict())
+    else:
+        print_result(result)
+
+
+def print_result(result: FetchResult) -> None:
+    from connectors.cli import out
+
+    report = result.report
+    out.print(
+        f"{escape(result.feed)}: {len(result.items)} papers fetched; {report.added} added, {report.updated} updated, "
+        f"{report.unchanged} unchanged, {len(result.skipped)} skipped ({result.seconds:.1f}s)",
+        emoji=False,  # a query such as "cat:cs.AI" holds ":cat:"
+    )
+    for reason in result.skipped[:10]:
+        out.print(f"  [dim]skipped: {escape(reason)}[/dim]", emoji=False)
