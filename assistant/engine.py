@@ -36,6 +36,7 @@ from assistant.settings import Settings, load_settings
 from assistant.sources.common import title_key
 from assistant.store import ChromaStore
 from assistant.summary import MIN_PAPERS, ExtractiveSummarizer, Gatherer, Summary, name_groups, not_enough
+from assistant.topic_eval import TopicReport, evaluate_topics
 
 MAX_QUESTION_CHARS = 2000
 FALLBACK = "extractive (fallback)"
@@ -270,18 +271,27 @@ class Engine:
     def evaluate(
         self, questions: Sequence[EvalQuestion], mode: str | None = None, progress: Progress = _ignore
     ) -> EvalReport:
-        """Rankings from `search` at depth 10, refusals from `ask`: exactly what users get."""
+        """Rankings from `search` at depth 10, answers from `ask`: exactly what users get."""
         mode = mode or self.settings.retrieval.mode
         self.search("warm up the model and the indexes", k=DEPTH, mode=mode)  # latency is measured warm
-        library = {entry.title_key for entry in self.store.stored_papers().values()}
         return evaluate(
             questions,
             lambda q: [r.paper.title for r in self.search(q, DEPTH, mode=mode)],
-            lambda q: self.ask(q, mode=mode).refused,
-            library,
+            lambda q: self.ask(q, mode=mode),
+            self._library_titles(),
             mode,
             progress,
         )
+
+    def evaluate_topics(
+        self, topics: Sequence[tuple[str, tuple[str, ...]]], progress: Progress = _ignore
+    ) -> TopicReport:
+        """Each topic through `summarize`, as `paperbot summarize` would write it."""
+        self.search("warm up the model and the indexes", k=DEPTH)
+        return evaluate_topics(topics, self.summarize, self._library_titles(), progress)
+
+    def _library_titles(self) -> set[str]:
+        return {entry.title_key for entry in self.store.stored_papers().values()}
 
 
 def checked_question(text: str) -> str:

@@ -25,7 +25,6 @@ from assistant.bibtex import bibliography
 from assistant.conversation import Conversation
 from assistant.engine import Engine, checked_question
 from assistant.errors import PaperbotError
-from assistant.evaluation import load_questions
 from assistant.ingest import IngestReport
 from assistant.models import Answer, Filters, Paper, ScoredPaper
 from assistant.settings import load_settings
@@ -417,42 +416,6 @@ def delete(
         out.print(f"deleted {escape(record.title)} [dim]({record.id})[/dim]")
 
 
-@app.command(name="eval")
-@handle_errors
-def evaluate(
-    questions: Annotated[
-        Path, typer.Argument(help='JSONL: {"question": ..., "relevant_titles": [...]}; [] = must refuse.')
-    ],
-    mode: ModeOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Measure retrieval on the current library: recall@5/@10, MRR, nDCG@10, refusal accuracy."""
-    rows = load_questions(questions)
-    engine = Engine(load_settings())
-    if not engine.store.counts()[0]:
-        raise PaperbotError("the library is empty: run `paperbot ingest PATH` first")
-    with progress_bar("evaluating", as_json) as (advance, set_total):
-        set_total(len(rows))
-        report = engine.evaluate(rows, mode and mode.value, advance).to_dict()
-    if as_json:
-        emit_json(report)
-    else:
-        print_eval(report)
-
-
-def print_eval(report: dict[str, Any]) -> None:
-    table = Table("metric", "value", title=f"{report['questions']} questions, mode {report['mode']}")
-    for metric in ("recall@5", "recall@10", "mrr", "ndcg@10", "refusal_accuracy", "search_latency_median_ms"):
-        table.add_row(metric, str(report[metric]))
-    out.print(table)
-    for title in report["missing_from_library"]:
-        out.print(f"[yellow]not in the library:[/yellow] {escape(title)}")
-    for miss in report["misses"]:
-        what = "refused" if miss["refused"] else "answered" if miss["should_refuse"] else "missed"
-        detail = "; ".join(miss["missed"]) if what == "missed" else ""
-        out.print(f"[red]{what}:[/red] {escape(miss['question'])} [dim]{escape(detail)}[/dim]")
-
-
 @app.command()
 @handle_errors
 def summarize(
@@ -537,6 +500,12 @@ def flatten(data: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]
             yield from flatten(value, f"{prefix}{key}.")
         else:
             yield f"{prefix}{key}", value
+
+
+# The eval command lives in its own module; it uses the helpers above.
+from connectors.cli_eval import register as register_eval  # noqa: E402
+
+register_eval(app)
 
 
 def main() -> None:
