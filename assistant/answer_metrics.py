@@ -34,9 +34,11 @@ class AnswerFacts:
 
 
 def answer_sentences(text: str) -> list[str]:
-    """Sentences of an answer, list lines and Markdown headings handled like prose."""
+    """Sentences of an answer, list items read like prose; Markdown headings and a line that
+    introduces a list ("3 papers address this:") are not claims."""
     lines = (LIST_MARKER.sub("", line).strip() for line in text.splitlines())
-    return [s for line in lines if line and not line.startswith("#") for s in split_sentences(line)]
+    prose = (line for line in lines if line and not line.startswith("#") and not line.endswith(":"))
+    return [s for line in prose for s in split_sentences(line)]
 
 
 def facts_of(answer: Answer, seconds: float) -> AnswerFacts:

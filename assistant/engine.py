@@ -31,7 +31,7 @@ from assistant.lexical import LexicalIndex
 from assistant.merge import merge_papers
 from assistant.models import Answer, Filters, Paper, ScoredPaper
 from assistant.prompting import check_all, render
-from assistant.retrieval import Retriever
+from assistant.retrieval import Retriever, is_topical
 from assistant.settings import Settings, load_settings
 from assistant.sources.common import title_key
 from assistant.store import ChromaStore
@@ -225,17 +225,25 @@ class Engine:
         retrieval; `on_token` receives a generated answer as it streams."""
         question = checked_question(question)
         standalone = self.standalone(question, history)
-        papers = self.retriever.search(standalone, self.settings.retrieval.k, filters, mode)
-        answer = self._answer(standalone, papers, on_token)
+        papers = self.retriever.search(standalone, self._depth(standalone), filters, mode)
+        shown = history[-1].text if history else ""  # a follow-up quotes what the reader has not seen
+        answer = self._answer(standalone, papers, on_token, shown)
         return replace(answer, question=question, standalone=standalone if standalone != question else None)
 
-    def _answer(self, question: str, papers: list[ScoredPaper], on_token: Callable[[str], None] | None) -> Answer:
+    def _depth(self, question: str) -> int:
+        """Papers retrieved for an answer: more for a 'which papers...' question answered as a list."""
+        k = self.settings.retrieval.k
+        return max(k, self.settings.answer.list_papers) if self.generator is None and is_topical(question) else k
+
+    def _answer(
+        self, question: str, papers: list[ScoredPaper], on_token: Callable[[str], None] | None, shown: str = ""
+    ) -> Answer:
         if self.generator is None:
-            return self.answerer.answer(question, papers)
+            return self.answerer.answer(question, papers, shown)
         try:
             return self.generator.answer(question, papers, on_token)
         except LLMUnavailable as exc:
-            fallback = self.answerer.answer(question, papers)
+            fallback = self.answerer.answer(question, papers, shown)
             return replace(fallback, engine=FALLBACK, notice=render("llm_unavailable", reason=str(exc)))
 
     def standalone(self, question: str, history: Sequence[Answer]) -> str:

@@ -21,7 +21,7 @@ from assistant.lexical import terms
 from assistant.models import Citation, Filters, ScoredPaper
 from assistant.retrieval import Retriever
 from assistant.store import ChromaStore
-from assistant.text import split_sentences
+from assistant.text import cited, split_sentences
 from assistant.themes import cluster, theme_count, theme_name
 
 MIN_PAPERS = 3
@@ -129,13 +129,6 @@ def name_groups(groups: list[list[ScoredPaper]], topic: str) -> list[str]:
         theme_name(own, [t for j, other in enumerate(titles) if j != i for t in other], topic)
         for i, own in enumerate(titles)
     ]
-
-
-def cited(sentence: str, n: int) -> str:
-    """'Claim. [1]' reads as 'Claim [1].'"""
-    body = sentence.rstrip()
-    end = body[-1] if body and body[-1] in ".!?" else ""
-    return f"{body[: len(body) - len(end)]} [{n}]{end}"
 
 
 class ExtractiveSummarizer:
