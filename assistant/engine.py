@@ -35,7 +35,14 @@ from assistant.retrieval import Retriever, is_topical
 from assistant.settings import Settings, load_settings
 from assistant.sources.common import title_key
 from assistant.store import ChromaStore
-from assistant.summary import MIN_PAPERS, ExtractiveSummarizer, Gatherer, Summary, name_groups, not_enough
+from assistant.summary import (
+    ExtractiveSummarizer,
+    Gatherer,
+    Summary,
+    few_papers_notice,
+    name_groups,
+    not_enough,
+)
 from assistant.topic_eval import TopicReport, evaluate_topics
 
 MAX_QUESTION_CHARS = 2000
@@ -261,10 +268,11 @@ class Engine:
         gather = Gatherer(self.retriever, self.store, self.settings.retrieval.min_score)
         found = gather.papers(topic, papers, filters)
         engine = self.generator.llm.name if self.generator else "extractive"
-        if len(found) < MIN_PAPERS:
+        if not found:
             return not_enough(topic, engine)
         groups = gather.groups(found)
         summary = ExtractiveSummarizer(self.embedder).write(topic, groups, name_groups(groups, topic))
+        summary = replace(summary, notice=few_papers_notice(len(found)))
         if self.generator is None:
             return summary
         from assistant.summary_llm import written_by_llm
