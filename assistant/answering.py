@@ -55,12 +55,23 @@ def focus_papers(papers: list[ScoredPaper], settings: AnswerSettings) -> list[Sc
     return [best, *close][:MAX_FOCUS_PAPERS]
 
 
-def on_topic_papers(papers: list[ScoredPaper], settings: AnswerSettings) -> list[ScoredPaper]:
-    """For a list answer: every paper whose fused score reaches `list_bar` of the best one's
-    and whose similarity reaches `list_floor`. The relevance gate has already said the library
-    covers the topic; a paper on it can match a short topic less closely than the best one."""
+def on_topic_papers(topic: str, papers: list[ScoredPaper], settings: AnswerSettings) -> list[ScoredPaper]:
+    """For a list answer: every paper whose fused score reaches `list_bar` of the best one's,
+    or that states every word of the topic while reaching `list_floor` of it (a paper on the
+    topic that the rankers placed lower); either way its similarity to the topic must be within
+    `list_margin` of the closest paper's. The relevance gate has already said the library
+    covers the topic."""
     best = max(p.score for p in papers)
-    return [p for p in papers if p.score >= settings.list_bar * best and p.similarity >= settings.list_floor]
+    closest = max(p.similarity for p in papers)
+    wanted = set(terms(topic))
+
+    def listed(p: ScoredPaper) -> bool:
+        if p.similarity < closest - settings.list_margin:
+            return False
+        states_topic = wanted <= set(terms(f"{p.paper.title} {p.paper.abstract}"))
+        return p.score >= (settings.list_floor if states_topic else settings.list_bar) * best
+
+    return [p for p in papers if listed(p)]
 
 
 class ExtractiveAnswerer:
@@ -76,7 +87,8 @@ class ExtractiveAnswerer:
         if not relevant:
             return not_found(question, sources=tuple(papers))
         if is_topical(question):
-            return self._listed(question, on_topic_papers(papers, self.settings), tuple(papers), shown)
+            listed = on_topic_papers(topic_of(question), papers, self.settings)
+            return self._listed(question, listed, tuple(papers), shown)
         focus = focus_papers(relevant, self.settings)
         chosen = self._choose(unseen(self._candidates(question, focus), shown))
         return self._compose(question, chosen, focus, tuple(papers))

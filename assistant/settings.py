@@ -108,7 +108,10 @@ class AnswerSettings(BaseModel):
         description="'Which papers...' questions list every paper whose fused score reaches this share of the best.",
     )
     list_floor: float = Field(
-        0.25, ge=-1, le=1, description="...and whose similarity reaches this (the gate applies to the best paper)."
+        0.4, ge=0, le=1, description="...or this share, when the paper states every word of the topic."
+    )
+    list_margin: float = Field(
+        0.25, ge=0, le=2, description="...and, either way, whose similarity is at most this far below the closest's."
     )
     list_papers: int = Field(10, ge=1, le=50, description="Papers retrieved for a 'which papers...' question.")
 
