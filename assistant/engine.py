@@ -31,11 +31,19 @@ from assistant.lexical import LexicalIndex
 from assistant.merge import merge_papers
 from assistant.models import Answer, Filters, Paper, ScoredPaper
 from assistant.prompting import check_all, render
-from assistant.retrieval import Retriever
+from assistant.retrieval import Retriever, is_topical
 from assistant.settings import Settings, load_settings
 from assistant.sources.common import title_key
 from assistant.store import ChromaStore
-from assistant.summary import MIN_PAPERS, ExtractiveSummarizer, Gatherer, Summary, name_groups, not_enough
+from assistant.summary import (
+    ExtractiveSummarizer,
+    Gatherer,
+    Summary,
+    few_papers_notice,
+    name_groups,
+    not_enough,
+)
+from assistant.topic_eval import TopicReport, evaluate_topics
 
 MAX_QUESTION_CHARS = 2000
 FALLBACK = "extractive (fallback)"
@@ -246,17 +254,25 @@ class Engine:
         retrieval; `on_token` receives a generated answer as it streams; `k` papers are read."""
         question = checked_question(question)
         standalone = self.standalone(question, history)
-        papers = self.retriever.search(standalone, k or self.settings.retrieval.k, filters, mode)
-        answer = self._answer(standalone, papers, on_token)
+        papers = self.retriever.search(standalone, k or self._depth(standalone), filters, mode)
+        shown = history[-1].text if history else ""  # a follow-up quotes what the reader has not seen
+        answer = self._answer(standalone, papers, on_token, shown)
         return replace(answer, question=question, standalone=standalone if standalone != question else None)
 
-    def _answer(self, question: str, papers: list[ScoredPaper], on_token: Callable[[str], None] | None) -> Answer:
+    def _depth(self, question: str) -> int:
+        """Papers retrieved for an answer: more for a 'which papers...' question answered as a list."""
+        k = self.settings.retrieval.k
+        return max(k, self.settings.answer.list_papers) if self.generator is None and is_topical(question) else k
+
+    def _answer(
+        self, question: str, papers: list[ScoredPaper], on_token: Callable[[str], None] | None, shown: str = ""
+    ) -> Answer:
         if self.generator is None:
-            return self.answerer.answer(question, papers)
+            return self.answerer.answer(question, papers, shown)
         try:
             return self.generator.answer(question, papers, on_token)
         except LLMUnavailable as exc:
-            fallback = self.answerer.answer(question, papers)
+            fallback = self.answerer.answer(question, papers, shown)
             return replace(fallback, engine=FALLBACK, notice=render("llm_unavailable", reason=str(exc)))
 
     def standalone(self, question: str, history: Sequence[Answer]) -> str:
@@ -274,10 +290,11 @@ class Engine:
         gather = Gatherer(self.retriever, self.store, self.settings.retrieval.min_score)
         found = gather.papers(topic, papers, filters)
         engine = self.generator.llm.name if self.generator else "extractive"
-        if len(found) < MIN_PAPERS:
+        if not found:
             return not_enough(topic, engine)
         groups = gather.groups(found)
         summary = ExtractiveSummarizer(self.embedder).write(topic, groups, name_groups(groups, topic))
+        summary = replace(summary, notice=few_papers_notice(len(found)))
         if self.generator is None:
             return summary
         from assistant.summary_llm import written_by_llm
@@ -292,18 +309,27 @@ class Engine:
     def evaluate(
         self, questions: Sequence[EvalQuestion], mode: str | None = None, progress: Progress = _ignore
     ) -> EvalReport:
-        """Rankings from `search` at depth 10, refusals from `ask`: exactly what users get."""
+        """Rankings from `search` at depth 10, answers from `ask`: exactly what users get."""
         mode = mode or self.settings.retrieval.mode
         self.search("warm up the model and the indexes", k=DEPTH, mode=mode)  # latency is measured warm
-        library = {entry.title_key for entry in self.store.stored_papers().values()}
         return evaluate(
             questions,
             lambda q: [r.paper.title for r in self.search(q, DEPTH, mode=mode)],
-            lambda q: self.ask(q, mode=mode).refused,
-            library,
+            lambda q: self.ask(q, mode=mode),
+            self._library_titles(),
             mode,
             progress,
         )
+
+    def evaluate_topics(
+        self, topics: Sequence[tuple[str, tuple[str, ...]]], progress: Progress = _ignore
+    ) -> TopicReport:
+        """Each topic through `summarize`, as `paperbot summarize` would write it."""
+        self.search("warm up the model and the indexes", k=DEPTH)
+        return evaluate_topics(topics, self.summarize, self._library_titles(), progress)
+
+    def _library_titles(self) -> set[str]:
+        return {entry.title_key for entry in self.store.stored_papers().values()}
 
 
 def checked_question(text: str) -> str:

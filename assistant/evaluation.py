@@ -1,4 +1,8 @@
-"""Retrieval quality as numbers anyone can rerun: recall@5/@10, MRR, nDCG@10, refusal accuracy.
+"""Retrieval and answer quality as numbers anyone can rerun.
+
+Retrieval: recall@5/@10, MRR, nDCG@10 of `search`. Answers (what `ask` prints): whether
+they cite a relevant paper, citation precision, coverage of multi-paper questions,
+unsupported and uncited sentences, refusals, latency (assistant/answer_metrics.py).
 
 A questions file holds one JSON object per line: {"question": str, "relevant_titles": [str]}.
 An empty list means the library holds no answer, so `ask` must refuse. Titles match after
@@ -15,7 +19,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from assistant.answer_metrics import AnswerFacts, answer_figures, facts_of
 from assistant.errors import PaperbotError
+from assistant.models import Answer
 from assistant.sources.common import read_text, title_key
 
 DEPTH = 10
@@ -32,7 +38,11 @@ class QuestionResult:
     question: str
     relevant: tuple[str, ...]
     ranked: tuple[str, ...]  # retrieved titles, best first, DEPTH of them at most
-    refused: bool
+    answer: AnswerFacts
+
+    @property
+    def refused(self) -> bool:
+        return self.answer.refused
 
     @property
     def answerable(self) -> bool:
@@ -70,18 +80,21 @@ class EvalReport:
             "ndcg@10": mean(lambda r: ndcg_at(r.ranked, r.relevant, 10)),
             "refusal_accuracy": round(sum(r.refusal_correct for r in self.results) / max(len(self.results), 1), 4),
             "search_latency_median_ms": round(statistics.median(self.latencies) * 1000, 1) if self.latencies else None,
+            "answers": answer_figures([(r.question, r.relevant, r.answer) for r in self.results]),
             "missing_from_library": self.missing_from_library,
             "misses": [miss_dict(r) for r in self.results if r.missed() or not r.refusal_correct],
         }
 
 
 def miss_dict(result: QuestionResult) -> dict[str, object]:
+    """A question whose ranking missed a relevant paper or whose refusal was wrong."""
     return {
         "question": result.question,
         "missed": result.missed(),
         "refused": result.refused,
         "should_refuse": not result.answerable,
         "top": list(result.ranked[:3]),
+        "cited": list(result.answer.cited),
     }
 
 
@@ -123,39 +136,62 @@ def ndcg_at(ranked: Sequence[str], relevant: Sequence[str], k: int) -> float:
 
 
 def load_questions(path: Path) -> list[EvalQuestion]:
-    questions = []
+    kind, rows = load_eval_file(path)
+    if kind != "question":
+        raise PaperbotError(f'{path}: a questions file needs "question" on every line, not "{kind}"')
+    return [EvalQuestion(text, titles) for text, titles in rows]
+
+
+def load_eval_file(path: Path) -> tuple[str, list[tuple[str, tuple[str, ...]]]]:
+    """("question" or "topic", rows): the kind is the key the first line uses; every line
+    must use the same one."""
+    rows: list[tuple[str, tuple[str, ...]]] = []
+    kind = ""
     for number, line in enumerate(read_text(path).splitlines(), start=1):
         if line.strip():
-            questions.append(_parse_line(line, f"{path}:{number}"))
-    if not questions:
+            kind = kind or _kind_of(line, f"{path}:{number}")
+            rows.append(_parse_line(line, kind, f"{path}:{number}"))
+    if not rows:
         raise PaperbotError(f"{path}: no questions in the file")
-    return questions
+    return kind, rows
 
 
-def _parse_line(line: str, where: str) -> EvalQuestion:
+def _json_object(line: str, where: str) -> dict[str, object]:
     try:
         row = json.loads(line)
     except json.JSONDecodeError as exc:
         raise PaperbotError(f"{where}: not JSON ({exc.msg})") from None
-    question = row.get("question") if isinstance(row, dict) else None
-    titles = row.get("relevant_titles", []) if isinstance(row, dict) else None
-    if not isinstance(question, str) or not question.strip():
-        raise PaperbotError(f'{where}: needs a "question" string')
+    if not isinstance(row, dict):
+        raise PaperbotError(f'{where}: needs a JSON object with a "question" or "topic" string')
+    return row
+
+
+def _kind_of(line: str, where: str) -> str:
+    row = _json_object(line, where)
+    return "topic" if "topic" in row and "question" not in row else "question"
+
+
+def _parse_line(line: str, kind: str, where: str) -> tuple[str, tuple[str, ...]]:
+    row = _json_object(line, where)
+    text = row.get(kind)
+    titles = row.get("relevant_titles", [])
+    if not isinstance(text, str) or not text.strip():
+        raise PaperbotError(f'{where}: needs a "{kind}" string')
     if not isinstance(titles, list) or not all(isinstance(t, str) for t in titles):
         raise PaperbotError(f'{where}: "relevant_titles" must be a list of strings')
-    return EvalQuestion(question, tuple(titles))
+    return text, tuple(titles)
 
 
 # ---- running -------------------------------------------------------------------
 
 Search = Callable[[str], list[str]]  # question -> titles, best first
-Refuses = Callable[[str], bool]
+Ask = Callable[[str], Answer]
 
 
 def evaluate(
     questions: Sequence[EvalQuestion],
     search: Search,
-    refuses: Refuses,
+    ask: Ask,
     library_titles: set[str],
     mode: str,
     progress: Callable[[int], None] = lambda _: None,
@@ -169,7 +205,9 @@ def evaluate(
         started = time.perf_counter()
         ranked = search(question.question)
         report.latencies.append(time.perf_counter() - started)
-        refused = refuses(question.question)
-        report.results.append(QuestionResult(question.question, question.relevant_titles, tuple(ranked), refused))
+        started = time.perf_counter()
+        answer = ask(question.question)
+        facts = facts_of(answer, time.perf_counter() - started)
+        report.results.append(QuestionResult(question.question, question.relevant_titles, tuple(ranked), facts))
         progress(1)
     return report

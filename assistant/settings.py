@@ -85,12 +85,35 @@ class AnswerSettings(BaseModel):
     max_sentences: int = Field(4, ge=1, le=12, description="Sentences quoted in an extractive answer.")
     min_sentence_score: float = Field(0.30, ge=-1, le=1, description="Weakest sentence similarity quoted.")
     shortlist: int = Field(
-        2,
+        4,
         ge=0,
         le=50,
-        description="Sentences per paper (those sharing most words with the question) that the embedding model "
-        "scores; 0 scores every sentence: ~3x slower, quoted sentences ~5% closer to the question.",
+        description="Sentences per paper (those sharing most words with the question, stated contributions first) "
+        "that the embedding model scores; 0 scores every sentence (slower).",
     )
+    paper_bar: float = Field(
+        0.8,
+        ge=0,
+        le=1,
+        description="A paper besides the best one is cited only if its fused retrieval score reaches this share "
+        "of the best paper's...",
+    )
+    similarity_margin: float = Field(
+        0.15, ge=0, le=2, description="...and its similarity to the question is at most this far below the best's."
+    )
+    list_bar: float = Field(
+        0.6,
+        ge=0,
+        le=1,
+        description="'Which papers...' questions list every paper whose fused score reaches this share of the best.",
+    )
+    list_floor: float = Field(
+        0.4, ge=0, le=1, description="...or this share, when the paper states every word of the topic."
+    )
+    list_margin: float = Field(
+        0.25, ge=0, le=2, description="...and, either way, whose similarity is at most this far below the closest's."
+    )
+    list_papers: int = Field(10, ge=1, le=50, description="Papers retrieved for a 'which papers...' question.")
 
 
 class LLMSettings(BaseModel):

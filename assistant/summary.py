@@ -1,10 +1,12 @@
 """Cited literature summaries: the papers on a topic, grouped into themes, each sentence
 quoted from (extractive) or checked against (LLM) the abstract it cites.
 
-Papers count as relevant when the dense similarity passes the relevance gate, or when the
-paper states the topic as a phrase ("length generalization") and is not far off
-semantically. Fewer than MIN_PAPERS relevant papers gives "not enough papers" rather than
-a review padded with weak matches.
+Which papers are on the topic: the relevance gate decides whether the library covers the
+topic at all (the best paper's similarity); then a paper is included when its fused
+retrieval score is close to the best one's (both rankers and the title agree on it), or
+fairly close while its similarity to the topic is close to the best similarity. Padding
+with "generalization" or "language model" papers that match one word is what this stops.
+A topic with one or two such papers gets a short summary that says so.
 """
 
 from __future__ import annotations
@@ -21,13 +23,14 @@ from assistant.lexical import terms
 from assistant.models import Citation, Filters, ScoredPaper
 from assistant.retrieval import Retriever
 from assistant.store import ChromaStore
-from assistant.text import split_sentences
+from assistant.text import cited, split_sentences
 from assistant.themes import cluster, theme_count, theme_name
 
-MIN_PAPERS = 3
+FEW_PAPERS = 3  # fewer on-topic papers than this: a short summary that says so
 POOL_FACTOR = 3  # candidates searched per paper wanted
-PHRASE_COVERAGE = 0.5  # share of the topic's word pairs a paper must state...
-PHRASE_FLOOR = 0.15  # ...while staying at least this similar to the topic
+CLOSE_SCORE = 0.8  # share of the best fused score that includes a paper outright...
+FAIR_SCORE = 0.5  # ...or this share, when its similarity is within SIMILARITY_MARGIN of the best
+SIMILARITY_MARGIN = 0.15
 CUE_BONUS = 0.15
 MAX_OPEN_QUESTIONS = 4
 QUOTED = "Every sentence is taken from the abstract it cites."
@@ -97,11 +100,18 @@ def phrase_coverage(topic: str, text: str) -> float:
     return len(pairs & set(itertools.pairwise(have))) / len(pairs)
 
 
-def is_relevant(topic: str, found: ScoredPaper, min_score: float) -> bool:
-    if found.similarity >= min_score:
-        return True
-    text = f"{found.paper.title} {found.paper.abstract}"
-    return found.similarity >= PHRASE_FLOOR and phrase_coverage(topic, text) >= PHRASE_COVERAGE
+def on_topic(found: list[ScoredPaper], min_score: float) -> list[ScoredPaper]:
+    """The candidates that belong in the summary, best first; none when the best one fails the gate."""
+    if not found or max(p.similarity for p in found) < min_score:
+        return []
+    top_score = max(p.score for p in found)
+    top_similarity = max(p.similarity for p in found)
+    return [
+        p
+        for p in found
+        if p.score >= CLOSE_SCORE * top_score
+        or (p.score >= FAIR_SCORE * top_score and p.similarity >= top_similarity - SIMILARITY_MARGIN)
+    ]
 
 
 class Gatherer:
@@ -115,7 +125,7 @@ class Gatherer:
     def papers(self, topic: str, n: int, filters: Filters | None) -> list[ScoredPaper]:
         """Up to n relevant papers, best first."""
         candidates = self.retriever.search(topic, n * POOL_FACTOR, filters)
-        return [found for found in candidates if is_relevant(topic, found, self.min_score)][:n]
+        return on_topic(candidates, self.min_score)[:n]
 
     def groups(self, papers: list[ScoredPaper]) -> list[list[ScoredPaper]]:
         vectors = self.store.paper_vectors([p.paper.id for p in papers])
@@ -129,13 +139,6 @@ def name_groups(groups: list[list[ScoredPaper]], topic: str) -> list[str]:
         theme_name(own, [t for j, other in enumerate(titles) if j != i for t in other], topic)
         for i, own in enumerate(titles)
     ]
-
-
-def cited(sentence: str, n: int) -> str:
-    """'Claim. [1]' reads as 'Claim [1].'"""
-    body = sentence.rstrip()
-    end = body[-1] if body and body[-1] in ".!?" else ""
-    return f"{body[: len(body) - len(end)]} [{n}]{end}"
 
 
 class ExtractiveSummarizer:
@@ -195,10 +198,18 @@ def not_enough(topic: str, engine: str) -> Summary:
     return Summary(topic, False, engine)
 
 
+def few_papers_notice(count: int) -> str | None:
+    """A short summary says why it is short."""
+    if count >= FEW_PAPERS:
+        return None
+    papers = "one paper in the library is" if count == 1 else f"{count} papers in the library are"
+    return f"Only {papers} on this topic, so this summary is short."
+
+
 def markdown(summary: Summary) -> str:
     if not summary.enough:
         return (
-            f'Not enough papers: the library has fewer than {MIN_PAPERS} papers relevant to "{summary.topic}", '
+            f'Not enough papers: the library has no papers relevant to "{summary.topic}", '
             "so there is no summary to write."
         )
     lines = [f"# {summary.topic}: a literature summary", "", summary.scope, ""]

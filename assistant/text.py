@@ -18,3 +18,10 @@ def split_sentences(text: str) -> list[str]:
         elif piece:
             sentences.append(piece)
     return sentences
+
+
+def cited(sentence: str, n: int) -> str:
+    """'Claim. [1]' reads as 'Claim [1].', and the citation stays inside its sentence."""
+    body = sentence.rstrip()
+    end = body[-1] if body and body[-1] in ".!?" else ""
+    return f"{body[: len(body) - len(end)]} [{n}]{end}"

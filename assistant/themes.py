@@ -62,7 +62,8 @@ def cluster(vectors: np.ndarray, groups: int, min_similarity: float = MERGE_SIMI
 
 def theme_name(titles: Sequence[str], other_titles: Sequence[str], topic: str = "", phrases: int = 2) -> str:
     """The phrases (one or two words from the titles) most typical of this group and least
-    of the others; the topic's own words name nothing, every group shares them."""
+    of the others; the topic's own words name nothing, every group shares them. Written in
+    sentence case with acronyms kept ("Small LMs and I2D2"), as a researcher writes a heading."""
     skip = {w.lower() for w in WORD.findall(topic)}
     inside, outside = _phrase_counts(titles, skip), _phrase_counts(other_titles, skip)
 
@@ -73,11 +74,31 @@ def theme_name(titles: Sequence[str], other_titles: Sequence[str], topic: str = 
     shared = [p for p in inside if inside[p] >= 2]  # in a group of several, prefer what they share
     chosen: list[str] = []
     for phrase in sorted(shared or inside, key=lambda p: (-score(p), p)):
-        if not any(set(phrase.split()) & set(c.split()) for c in chosen):
+        if not any(_words(phrase) & _words(c) for c in chosen):
             chosen.append(phrase)
         if len(chosen) == phrases:
             break
-    return " and ".join(chosen).capitalize() if chosen else "Other work"
+    if not chosen:
+        return "Other work"
+    name = " and ".join(_display(chosen, titles))
+    return name[0].upper() + name[1:]
+
+
+def _words(phrase: str) -> set[str]:
+    """'causality-guided framework' and 'causality guided' share words."""
+    return set(phrase.replace("-", " ").split())
+
+
+def _display(phrases: list[str], titles: Sequence[str]) -> list[str]:
+    """Each word as the titles spell it when that spelling is an acronym or holds a digit
+    (LLMs, ReLU, I2D2, GPT-4); lower case otherwise, "Cross-Platform" included."""
+    spelling = {w.lower(): w for title in titles for w in WORD.findall(title) if _is_acronym(w)}
+    return [" ".join(spelling.get(word, word) for word in phrase.split()) for phrase in phrases]
+
+
+def _is_acronym(word: str) -> bool:
+    capitals = sum(c.isupper() for c in word)
+    return any(c.isdigit() for c in word) or capitals > word.count("-") + 1
 
 
 def _phrase_counts(titles: Sequence[str], skip: set[str]) -> Counter[str]:

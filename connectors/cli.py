@@ -26,7 +26,6 @@ from assistant.bibtex import bibliography
 from assistant.conversation import Conversation
 from assistant.engine import MAX_QUESTION_CHARS, Engine, checked_question
 from assistant.errors import PaperbotError
-from assistant.evaluation import load_questions
 from assistant.ingest import IngestReport
 from assistant.models import Answer, Filters, Paper, ScoredPaper
 from assistant.settings import load_settings
@@ -509,42 +508,6 @@ def delete(
         out.print(f"deleted {escape(record.title)} [dim]({record.id})[/dim]")
 
 
-@app.command(name="eval")
-@handle_errors
-def evaluate(
-    questions: Annotated[
-        Path, typer.Argument(help='JSONL: {"question": ..., "relevant_titles": [...]}; [] = must refuse.')
-    ],
-    mode: ModeOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Measure retrieval on the current library: recall@5/@10, MRR, nDCG@10, refusal accuracy."""
-    rows = load_questions(questions)
-    engine = Engine(load_settings())
-    if not engine.store.counts()[0]:
-        raise PaperbotError(EMPTY_LIBRARY)
-    with progress_bar("evaluating", as_json) as (advance, set_total):
-        set_total(len(rows))
-        report = engine.evaluate(rows, mode and mode.value, advance).to_dict()
-    if as_json:
-        emit_json(report)
-    else:
-        print_eval(report)
-
-
-def print_eval(report: dict[str, Any]) -> None:
-    table = Table("metric", "value", title=f"{report['questions']} questions, mode {report['mode']}")
-    for metric in ("recall@5", "recall@10", "mrr", "ndcg@10", "refusal_accuracy", "search_latency_median_ms"):
-        table.add_row(metric, str(report[metric]))
-    out.print(table)
-    for title in report["missing_from_library"]:
-        out.print(f"[yellow]not in the library:[/yellow] {escape(title)}")
-    for miss in report["misses"]:
-        what = "refused" if miss["refused"] else "answered" if miss["should_refuse"] else "missed"
-        detail = "; ".join(miss["missed"]) if what == "missed" else ""
-        out.print(f"[red]{what}:[/red] {escape(miss['question'])} [dim]{escape(detail)}[/dim]")
-
-
 @app.command()
 @handle_errors
 def summarize(
@@ -631,9 +594,11 @@ def flatten(data: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]
             yield f"{prefix}{key}", value
 
 
-from connectors import cli_fetch  # noqa: E402  (its commands use the helpers above)
+# Commands in their own modules; they use the helpers above.
+from connectors import cli_eval, cli_fetch  # noqa: E402
 
-cli_fetch.register(app)
+for command_group in (cli_eval, cli_fetch):
+    command_group.register(app)
 
 
 def main() -> None:

@@ -172,9 +172,23 @@ def test_eval_json_on_the_current_library(sample_env: None, tmp_path: Path) -> N
     assert report["mode"] == "dense" and (report["questions"], report["answerable"]) == (2, 1)
     assert report["recall@10"] == 0.5 and report["refusal_accuracy"] == 1.0
     assert report["missing_from_library"] == ["Not A Real Title"]
-    assert set(report) >= {"recall@5", "mrr", "ndcg@10", "search_latency_median_ms", "misses"}
+    assert set(report) >= {"recall@5", "mrr", "ndcg@10", "search_latency_median_ms", "misses", "answers"}
+    assert report["answers"]["cites_relevant"] == 1.0 and report["answers"]["answered_unanswerable"] == 0
     text = run("eval", str(questions))
     assert "recall@10" in text.stdout and "not in the library: Not A Real Title" in text.stdout
+
+
+def test_eval_reads_a_topics_file_through_summarize(sample_env: None, tmp_path: Path) -> None:
+    topics = tmp_path / "t.jsonl"
+    topics.write_text(
+        '{"topic": "grokking in neural networks", "relevant_titles": '
+        '["Benign Overfitting and Grokking in ReLU Networks for XOR Cluster Data"]}\n'
+    )
+    report = json.loads(run("eval", str(topics), "--json").stdout)
+    assert report["kind"] == "topics" and report["topics"] == 1 and report["inclusion_recall"] == 1.0
+    assert 0 < report["inclusion_precision"] <= 1 and 1 <= report["themes_per_summary"] <= 6
+    text = run("eval", str(topics)).stdout
+    assert "inclusion_precision" in text and "grokking in neural networks" in text
 
 
 def test_eval_needs_a_library_and_a_valid_file(tmp_path: Path) -> None:

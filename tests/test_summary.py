@@ -49,6 +49,31 @@ def test_themes_are_named_by_what_sets_them_apart() -> None:
     assert theme_name(["The Study of a Method"], []) == "Other work"  # nothing but generic words
 
 
+def test_theme_names_keep_acronyms_and_do_not_repeat_a_word() -> None:
+    titles = ["I2D2: Distilling Commonsense with Self-Imitation", "I2D2 Revisited: Commonsense from Small Models"]
+    name = theme_name(titles, ["Grokking at Scale"])
+    assert "I2D2" in name and "commonsense" in name.lower() and name[0].isupper()
+    hyphenated = theme_name(["Causality-Guided Hate Speech Detection", "Causality Guided Disentanglement"], [])
+    words = hyphenated.lower().replace("-", " ").replace(" and ", " ").split()
+    assert len(words) == len(set(words)), hyphenated
+    assert theme_name(["Cross-Platform Detection", "Cross-Platform Transfer"], []).startswith("Cross-platform")
+
+
+def test_a_topic_with_two_papers_gets_a_short_summary_that_says_so(sample_engine: Engine) -> None:
+    summary = sample_engine.summarize("hate speech detection that generalizes across social media platforms")
+    assert summary.enough and 1 <= len(summary.references) <= 2
+    assert all("Hate Speech" in r.paper.title for r in summary.references)
+    assert summary.notice is not None and "so this summary is short" in summary.notice
+    assert "so this summary is short" in markdown(summary)
+
+
+def test_a_broad_topic_keeps_only_papers_on_it(sample_engine: Engine) -> None:
+    summary = sample_engine.summarize("grokking: generalization long after overfitting the training data")
+    titles = [r.paper.title for r in summary.references]
+    assert sum("rokk" in t for t in titles) >= 2 and len(titles) <= 5, titles
+    assert 1 <= len(summary.themes) <= 6
+
+
 def test_citations_sit_before_the_full_stop() -> None:
     assert cited("Grokking is delayed generalization.", 3) == "Grokking is delayed generalization [3]."
     assert cited("Is it real?", 1) == "Is it real [1]?"
