@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 MAX_TURNS = 10
 ANSWER_CHARS = 600  # of each earlier answer shown to the rewriter
+MAX_QUESTION_CHARS = 500  # a rewritten follow-up longer than this is not a question
 REFERS_BACK = re.compile(
     r"\b(them|they|those|these|it|its|their|theirs|which of|the (first|second|third|last|same) one)\b",
     re.IGNORECASE,
@@ -52,11 +53,12 @@ def transcript(turns: Sequence[Answer]) -> str:
     return "\n".join(lines)
 
 
-def condense(llm: ChatClient, question: str, turns: Sequence[Answer]) -> str:
+def condense(llm: ChatClient, question: str, turns: Sequence[Answer], deadline: float | None = None) -> str:
     prompt = render("condense", history=transcript(turns), question=question)
-    reply = llm.complete([{"role": "user", "content": prompt}]).strip()
+    reply = llm.complete([{"role": "user", "content": prompt}], deadline).strip()
     first_line = reply.splitlines()[0].strip().strip('"') if reply else ""
-    return first_line or question
+    # A model's rambling is no question: keep the user's own when the rewrite is too long.
+    return first_line if 0 < len(first_line) <= MAX_QUESTION_CHARS else question
 
 
 def follow_up(question: str, previous: Answer) -> str:
