@@ -30,7 +30,9 @@ from assistant.text import split_sentences
 # another paper on a nearby topic ~0.2-0.45 (tests/test_checking.py measures both sides).
 SUPPORT_THRESHOLD = 0.5
 MAX_SENTENCE_CHARS = 700  # a "sentence" longer than this is a run-on loop
-MAX_SENTENCES = 10
+MAX_SENTENCES = 8  # the prompt asks for 2 to 5
+# "Source [1]", "in source [2]": the marker alone says it; the word left behind would dangle.
+SOURCE_WORD = re.compile(r"\b(?:[Ss]ources?|[Pp]apers?|[Rr]eferences?|[Aa]bstracts?)\s*((?:\[\d+\])+)")
 REPEAT_OVERLAP = 0.8  # share of content words two sentences have in common to be "the same"
 LIST_MARKER = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
 
@@ -93,7 +95,8 @@ class SentenceChecker:
 
     def check(self, sentence: str) -> Checked | None:
         """None: nothing to show (no content, or a repeat, which also sets `looping`)."""
-        claim = claim_of(LIST_MARKER.sub("", sentence))
+        sentence = SOURCE_WORD.sub(r"\1", LIST_MARKER.sub("", sentence))
+        claim = claim_of(sentence)
         words = {t for t in terms(claim) if not t.isdigit()}
         if not words:
             return None

@@ -22,7 +22,7 @@ from assistant.text import split_sentences
 CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 SUPERSCRIPTS = "⁰¹²³⁴⁵⁶⁷⁸⁹"
 # "[" and what may follow it in a citation-like marker: digits, separators, ranges, footnote forms.
-DASHES = "-\u2013\u2014"  # hyphen, en dash, em dash: "[1-3]" however it is typed
+DASHES = "\\-\u2013\u2014"  # hyphen, en dash, em dash: "[1-3]" however it is typed
 MARKER_BODY = rf"[\d \t,;^{DASHES}{SUPERSCRIPTS}]*"
 MARKER_OPEN = re.compile(rf"\[{MARKER_BODY}")
 MARKER_REST = re.compile(MARKER_BODY)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from assistant.lexical import terms
 from assistant.models import Answer
 from assistant.prompting import render
 
@@ -57,8 +58,17 @@ def condense(llm: ChatClient, question: str, turns: Sequence[Answer], deadline: 
     prompt = render("condense", history=transcript(turns), question=question)
     reply = llm.complete([{"role": "user", "content": prompt}], deadline).strip()
     first_line = reply.splitlines()[0].strip().strip('"') if reply else ""
-    # A model's rambling is no question: keep the user's own when the rewrite is too long.
-    return first_line if 0 < len(first_line) <= MAX_QUESTION_CHARS else question
+    if keeps_the_subject(first_line, question, turns):
+        return first_line
+    return follow_up(question, turns[-1])  # a small model's rambling is no question: rewrite offline
+
+
+def keeps_the_subject(rewrite: str, question: str, turns: Sequence[Answer]) -> bool:
+    """A rewrite is usable when it is short and shares a content word with what was asked."""
+    if not 0 < len(rewrite) <= MAX_QUESTION_CHARS:
+        return False
+    asked = set(terms(question)).union(*(terms(turn.standalone or turn.question) for turn in turns))
+    return bool(asked & set(terms(rewrite)))
 
 
 def follow_up(question: str, previous: Answer) -> str:

@@ -1,7 +1,9 @@
 """A hostile OpenAI-compatible server on 127.0.0.1: the faults a real model server will not
 produce on demand. Each request is answered in the current `mode`:
 
-- "endless": a stream of well-formed events that never ends (until the client leaves);
+- "endless": a stream of well-formed events without text that never ends (a stuck model);
+- "loop": the same cited sentence again and again, without end;
+- "slow": a new cited sentence every second, without end;
 - "trickle": a stream that sends one byte every `trickle_every` seconds;
 - "huge": a stream (or body) of `huge_chars` characters, cited, with no end of sentence;
 - "number", "object", "null_message": `content` of the wrong type, or no message at all;
@@ -20,6 +22,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 MAX_SECONDS = 60.0
+# Distinct sentences for "slow" (the loop detector stops a repeated one).
+SLOW_SENTENCES = [
+    "Grokking is generalization that arrives long after overfitting [1].",
+    "Weight decay makes networks reach it sooner [1].",
+    "Memorization of the training set comes first [1].",
+    "Small transformers trained on modular arithmetic show the effect [1].",
+    "Validation accuracy jumps suddenly late in training [1].",
+]
 
 
 def event(content: Any) -> bytes:
@@ -104,11 +114,8 @@ class HostileServer:
                 self._start_stream()
                 started = time.monotonic()
                 mode = hostile.mode
-                if mode == "endless":
-                    while time.monotonic() - started < MAX_SECONDS:
-                        self.wfile.write(event("Models are studied here [1]. "))
-                        self.wfile.flush()
-                        time.sleep(0.01)
+                if mode in ("endless", "loop", "slow"):
+                    self._forever(mode, started)
                 elif mode == "trickle":
                     for byte in event("Grokking is delayed generalization [1]. ") * 100:
                         if time.monotonic() - started > MAX_SECONDS:
@@ -128,6 +135,17 @@ class HostileServer:
                     for piece in re.findall(r"\S+\s*|\s+", hostile.reply):
                         self.wfile.write(event(piece))
                     self.wfile.write(b"data: [DONE]\n\n")
+
+            def _forever(self, mode: str, started: float) -> None:
+                count = 0
+                while time.monotonic() - started < MAX_SECONDS:
+                    count += 1
+                    text = {"endless": None, "loop": "Models are studied here [1]. "}.get(mode)
+                    if mode == "slow":
+                        text = SLOW_SENTENCES[count % len(SLOW_SENTENCES)] + " "
+                    self.wfile.write(event(text))
+                    self.wfile.flush()
+                    time.sleep(1.0 if mode == "slow" else 0.01)
 
             def _trickle_body(self) -> None:
                 self.send_response(200)

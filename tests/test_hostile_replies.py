@@ -62,7 +62,7 @@ def assert_clean(result: Result) -> None:
     assert ESC not in result.output
 
 
-@pytest.mark.parametrize("mode", ["endless", "trickle"])
+@pytest.mark.parametrize("mode", ["endless", "trickle"])  # nothing usable ever arrives
 @pytest.mark.parametrize("streamed", [True, False])
 def test_a_reply_that_never_ends_stops_at_the_deadline(
     hostile: HostileServer, monkeypatch: pytest.MonkeyPatch, mode: str, streamed: bool
@@ -75,11 +75,19 @@ def test_a_reply_that_never_ends_stops_at_the_deadline(
     if not streamed:
         data = json.loads(result.stdout)
         assert data["notice"] and data["citations"]
-        assert data["engine"] == FALLBACK or "cut short" in data["notice"]  # kept what arrived, labelled
+        assert data["engine"] == FALLBACK and "deadline" in data["notice"]
 
 
-def test_an_endless_stream_keeps_what_arrived_checked_and_labelled(hostile: HostileServer) -> None:
-    hostile.mode = "endless"  # the same sentence again and again: a loop, stopped after the first
+def test_past_the_deadline_the_checked_sentences_that_arrived_are_kept_labelled(hostile: HostileServer) -> None:
+    hostile.mode = "slow"  # distinct sentences, one a second, without end
+    result, _ = ask("--json")
+    data = json.loads(result.stdout)
+    assert data["engine"] == "openai:hostile" and "cut short" in data["notice"] and "deadline" in data["notice"]
+    assert data["citations"] and re.search(r"\[1\]", data["answer"])
+
+
+def test_an_endless_loop_is_stopped_at_the_first_repeat(hostile: HostileServer) -> None:
+    hostile.mode = "loop"  # the same sentence again and again, forever
     result, _ = ask("--json")
     data = json.loads(result.stdout)
     assert data["engine"] == "openai:hostile" and data["answer"].count("Models are studied here") == 1
@@ -124,7 +132,8 @@ CITATION_FORMS = {
 def test_every_citation_form_names_only_listed_sources(marker: str, numbers: list[int]) -> None:
     text, rewriter = rewrite(f"Grokking is delayed generalization {marker}.", sources=3)
     assert rewriter.order == numbers
-    assert text == "Grokking is delayed generalization" + "".join(f"[{n}]" for n in range(1, len(numbers) + 1)) + "."
+    markers = "".join(f"[{n}]" for n in range(1, len(numbers) + 1))
+    assert text == "Grokking is delayed generalization" + (f" {markers}" if markers else "") + "."
 
 
 def test_citation_forms_through_the_cli_show_no_marker_that_is_not_a_listed_source(hostile: HostileServer) -> None:
