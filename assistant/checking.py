@@ -30,7 +30,7 @@ from assistant.text import split_sentences
 # another paper on a nearby topic ~0.2-0.45 (tests/test_checking.py measures both sides).
 SUPPORT_THRESHOLD = 0.5
 MAX_SENTENCE_CHARS = 700  # a "sentence" longer than this is a run-on loop
-MAX_SENTENCES = 8  # the prompt asks for 2 to 5
+MAX_SENTENCES = 6  # the prompt asks for 2 to 5
 # "Source [1]", "in source [2]": the marker alone says it; the word left behind would dangle.
 SOURCE_WORD = re.compile(r"\b(?:[Ss]ources?|[Pp]apers?|[Rr]eferences?|[Aa]bstracts?)\s*((?:\[\d+\])+)")
 REPEAT_OVERLAP = 0.8  # share of content words two sentences have in common to be "the same"

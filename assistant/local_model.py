@@ -24,7 +24,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 from assistant.errors import PaperbotError
 
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from assistant.settings import LLMSettings
 
 READY = "listening "  # the child's one line on stdout: "listening http://127.0.0.1:PORT"
+FAILED = "failed: "  # ... or why it could not start
 INSTALL_HINT = "pip install 'paperbot[local]'"
 
 
@@ -117,21 +118,20 @@ class LocalModelServer:
 
     def _read_address(self, deadline: float) -> str:
         """The child's first stdout line, read in a thread so a silent child cannot hang us."""
-        assert self.process is not None and self.process.stdout is not None
+        stdout = self.process.stdout if self.process is not None else None
+        assert stdout is not None
         lines: list[str] = []
-        reader = threading.Thread(target=lambda: lines.append(first_line(self.process_stdout())), daemon=True)
+        reader = threading.Thread(target=lambda: lines.append(stdout.readline()), daemon=True)
         reader.start()
         reader.join(timeout=max(0.0, deadline - time.monotonic()))
-        line = lines[0] if lines else ""
+        line = lines[0].strip() if lines else ""
         if not line.startswith(READY):
-            code = self.process.poll()
-            why = f"exited with code {code}" if code is not None else "did not start in time"
-            raise PaperbotError(f"the local model server {why} (model {self.path}; PAPERBOT_LLM_LOAD_TIMEOUT)")
+            code = self.process.poll() if self.process is not None else None
+            why = line.removeprefix(FAILED) if line.startswith(FAILED) else f"exit code {code}"
+            if code is None and not line:
+                why = f"not started within {self.config.load_timeout:.0f} s, PAPERBOT_LLM_LOAD_TIMEOUT"
+            raise PaperbotError(f"the local model server could not load {self.path} ({why})")
         return line.removeprefix(READY).strip()
-
-    def process_stdout(self) -> IO[str]:
-        assert self.process is not None and self.process.stdout is not None
-        return self.process.stdout
 
     def _wait_healthy(self, address: str, deadline: float) -> None:
         while not healthy(address):  # 503 while the model loads
@@ -154,10 +154,6 @@ class LocalModelServer:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=5)
-
-
-def first_line(stream: IO[str]) -> str:
-    return stream.readline()
 
 
 def healthy(address: str) -> bool:
@@ -205,7 +201,7 @@ def main() -> None:
     try:
         serve(parser.parse_args())
     except Exception as exc:  # its reason is in llama.cpp's log on stderr
-        print(f"failed {type(exc).__name__}: {exc}", flush=True)
+        print(f"{FAILED}{type(exc).__name__}: {exc}", flush=True)
         os._exit(1)
 
 

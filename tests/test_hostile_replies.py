@@ -163,3 +163,25 @@ def test_printable_strips_escapes_and_controls_but_keeps_text() -> None:
     hostile = "a\x1b[31mred\x1b[0m b\x1b]8;;http://x\x07link\x1b]8;;\x07 c\u202ed\x00\ne\tf"
     assert printable(hostile) == "ared blink cd\ne\tf"
     assert printable("naïve 日本語 [1]") == "naïve 日本語 [1]"
+
+
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def test_control_characters_in_titles_and_abstracts_never_reach_the_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PAPERBOT_HOME", str(tmp_path / "home"))
+    evil = {
+        "title": "Grokking \x1b[2J\x1b]0;pwned\x07Late",
+        "abstract": "Grokking \x1b[31mis\x9b2J delayed generalization after overfitting. \x07It \x08surprises.",
+    }
+    (tmp_path / "evil.jsonl").write_text(json.dumps(evil) + "\n")
+    assert CliRunner().invoke(app, ["ingest", str(tmp_path / "evil.jsonl")]).exit_code == 0
+    found = CliRunner().invoke(app, ["search", "grokking", "--json"])
+    assert not CONTROL.search(found.stdout)  # JSON escapes them
+    paper_id = json.loads(found.stdout)["results"][0]["paper_id"]
+    for args in (["search", "grokking"], ["paper", paper_id], ["ask", "What is grokking after overfitting?"]):
+        result = CliRunner().invoke(app, args)
+        assert_clean(result)
+        assert not CONTROL.search(result.stdout) and "Grokking" in result.stdout

@@ -186,4 +186,17 @@ async def test_discord_streams_the_real_model_by_editing_one_message(local_bot: 
     markers = MARKER.findall(final.replace("\\[", "[").replace("\\]", "]"))
     assert markers and all(re.fullmatch(r"\[\d+\]", m) for m in markers)
     assert any(f.get("embeds") for f in recorder.followups)
-    assert all(f.get("allowed_mentions") == {"parse": []} for f in recorder.followups)
+    assert all(f.get("allowed_mentions") == {"parse": []} for f in recorder.followups if "edit_of" not in f)
+
+
+def test_a_model_llama_cpp_cannot_load_is_one_line(
+    smollm2: LocalModelServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = tmp_path / "broken.gguf"
+    model.write_bytes(b"GGUF" + bytes(range(256)) * 4)  # the magic, then junk
+    monkeypatch.setenv("PAPERBOT_LLM", "local")
+    monkeypatch.setenv("PAPERBOT_LLM_MODEL_PATH", str(model))
+    monkeypatch.setenv("PAPERBOT_AUTO_SAMPLE", "false")
+    result = CliRunner().invoke(app, ["ask", QUESTION])
+    assert result.exit_code == 1 and "could not load" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
