@@ -45,24 +45,27 @@ class Checked:
 
 @dataclass
 class Evidence:
-    """Every sentence of every source, embedded once per answer."""
+    """Every sentence of every source, embedded once per answer, at the first check: by then
+    the request is out, so the embedding overlaps the model reading its prompt."""
 
     embedder: Embedder
     texts: dict[int, str]  # model number -> title and text
     owners: list[int] = field(default_factory=list)
-    vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 1), dtype=np.float32))
+    vectors: np.ndarray | None = None
 
-    def __post_init__(self) -> None:
-        pieces = [(n, s) for n, text in self.texts.items() for s in split_sentences(text.replace("\n", ". "))]
-        self.owners = [n for n, _ in pieces]
-        if pieces:
-            self.vectors = self.embedder.embed([s for _, s in pieces])
+    def _embedded(self) -> np.ndarray:
+        if self.vectors is None:
+            pieces = [(n, s) for n, text in self.texts.items() for s in split_sentences(text.replace("\n", ". "))]
+            self.owners = [n for n, _ in pieces]
+            self.vectors = self.embedder.embed([s for _, s in pieces]) if pieces else np.zeros((0, 1), np.float32)
+        return self.vectors
 
     def support(self, claim: str) -> dict[int, float]:
         """The best cosine of `claim` with each source's sentences."""
+        vectors = self._embedded()
         if not self.owners:
             return {}
-        similarity = self.vectors @ self.embedder.embed([claim])[0]
+        similarity = vectors @ self.embedder.embed([claim])[0]
         best: dict[int, float] = {}
         for owner, score in zip(self.owners, similarity.tolist(), strict=True):
             best[owner] = max(best.get(owner, -1.0), score)

@@ -26,6 +26,7 @@ import pytest_asyncio
 from typer.testing import CliRunner
 
 from assistant.engine import FALLBACK, Engine
+from assistant.llm import ChatClient
 from assistant.local_model import LocalModelServer, healthy
 from assistant.models import Answer
 from assistant.settings import Settings
@@ -34,6 +35,7 @@ from connectors.cli import app
 from connectors.discord_bot import PaperbotBot
 from tests import discord_harness as harness
 from tests.local_llm import local_llm
+from tests.openai_server import FakeOpenAI
 
 MARKER = re.compile(r"\[[^\]]*\]")
 QUESTION = "What is grokking?"
@@ -55,8 +57,11 @@ def assert_checked(answer: Answer, pieces: list[str] | None = None) -> None:
         assert answer.notice and "extractive" in answer.notice
         return
     assert answer.engine.startswith("local:")
-    for sentence in split_sentences(answer.text):
+    sentences = split_sentences(answer.text)
+    for sentence in sentences:
         assert MARKER.search(sentence) or sentence in answer.unsupported, sentence
+    claims = [MARKER.sub("", s).strip().casefold() for s in sentences]
+    assert len(set(claims)) == len(claims)  # no loop reaches the user
     if pieces is not None:
         assert "".join(pieces) == answer.text  # streamed exactly the checked sentences
 
@@ -200,3 +205,12 @@ def test_a_model_llama_cpp_cannot_load_is_one_line(
     result = CliRunner().invoke(app, ["ask", QUESTION])
     assert result.exit_code == 1 and "could not load" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_local_engine_sends_its_repetition_penalty(tmp_path: Path) -> None:
+    with FakeOpenAI() as fake:
+        settings = Settings(home=tmp_path, llm={"engine": "local", "repeat_penalty": 1.3, "max_tokens": 99})
+        client = ChatClient(settings, base_url=fake.base_url, model="m")
+        client.complete([{"role": "user", "content": "hi"}])
+        request = fake.chat_requests()[-1]
+        assert request["repeat_penalty"] == 1.3 and request["max_tokens"] == 99
