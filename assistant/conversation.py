@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from assistant.lexical import terms
 from assistant.models import Answer
 from assistant.prompting import render
 
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 MAX_TURNS = 10
 ANSWER_CHARS = 600  # of each earlier answer shown to the rewriter
+MAX_QUESTION_CHARS = 500  # a rewritten follow-up longer than this is not a question
 REFERS_BACK = re.compile(
     r"\b(them|they|those|these|it|its|their|theirs|which of|the (first|second|third|last|same) one)\b",
     re.IGNORECASE,
@@ -52,11 +54,21 @@ def transcript(turns: Sequence[Answer]) -> str:
     return "\n".join(lines)
 
 
-def condense(llm: ChatClient, question: str, turns: Sequence[Answer]) -> str:
+def condense(llm: ChatClient, question: str, turns: Sequence[Answer], deadline: float | None = None) -> str:
     prompt = render("condense", history=transcript(turns), question=question)
-    reply = llm.complete([{"role": "user", "content": prompt}]).strip()
+    reply = llm.complete([{"role": "user", "content": prompt}], deadline).strip()
     first_line = reply.splitlines()[0].strip().strip('"') if reply else ""
-    return first_line or question
+    if keeps_the_subject(first_line, question, turns):
+        return first_line
+    return follow_up(question, turns[-1])  # a small model's rambling is no question: rewrite offline
+
+
+def keeps_the_subject(rewrite: str, question: str, turns: Sequence[Answer]) -> bool:
+    """A rewrite is usable when it is short and shares a content word with what was asked."""
+    if not 0 < len(rewrite) <= MAX_QUESTION_CHARS:
+        return False
+    asked = set(terms(question)).union(*(terms(turn.standalone or turn.question) for turn in turns))
+    return bool(asked & set(terms(rewrite)))
 
 
 def follow_up(question: str, previous: Answer) -> str:

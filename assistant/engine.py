@@ -121,13 +121,14 @@ class Engine:
 
     @cached_property
     def generator(self) -> GenerativeAnswerer | None:
-        """The LLM answerer when PAPERBOT_LLM=openai; imported only then (openai is slow to import)."""
+        """The LLM answerer when PAPERBOT_LLM=openai or local; imported only then (openai is slow to import)."""
         if self.settings.llm.engine == "extractive":
             return None
         from assistant.generation import GenerativeAnswerer
-        from assistant.llm import ChatClient
+        from assistant.llm import chat_client
 
-        return GenerativeAnswerer(ChatClient(self.settings), self.store.chunk_texts, self.settings.retrieval.min_score)
+        min_score = self.settings.retrieval.min_score
+        return GenerativeAnswerer(chat_client(self.settings), self.store.chunk_texts, min_score, self.embedder)
 
     # ---- library -----------------------------------------------------------
 
@@ -253,10 +254,11 @@ class Engine:
         """`history` (earlier chat turns) turns a follow-up into a standalone question before
         retrieval; `on_token` receives a generated answer as it streams; `k` papers are read."""
         question = checked_question(question)
-        standalone = self.standalone(question, history)
+        deadline = self.generator.llm.deadline() if self.generator else None  # one for the whole answer
+        standalone = self.standalone(question, history, deadline)
         papers = self.retriever.search(standalone, k or self._depth(standalone), filters, mode)
         shown = history[-1].text if history else ""  # a follow-up quotes what the reader has not seen
-        answer = self._answer(standalone, papers, on_token, shown)
+        answer = self._answer(standalone, papers, on_token, deadline, shown)
         return replace(answer, question=question, standalone=standalone if standalone != question else None)
 
     def _depth(self, question: str) -> int:
@@ -265,23 +267,28 @@ class Engine:
         return max(k, self.settings.answer.list_papers) if self.generator is None and is_topical(question) else k
 
     def _answer(
-        self, question: str, papers: list[ScoredPaper], on_token: Callable[[str], None] | None, shown: str = ""
+        self,
+        question: str,
+        papers: list[ScoredPaper],
+        on_token: Callable[[str], None] | None,
+        deadline: float | None,
+        shown: str = "",
     ) -> Answer:
         if self.generator is None:
             return self.answerer.answer(question, papers, shown)
         try:
-            return self.generator.answer(question, papers, on_token)
+            return self.generator.answer(question, papers, on_token, deadline)
         except LLMUnavailable as exc:
             fallback = self.answerer.answer(question, papers, shown)
             return replace(fallback, engine=FALLBACK, notice=render("llm_unavailable", reason=str(exc)))
 
-    def standalone(self, question: str, history: Sequence[Answer]) -> str:
+    def standalone(self, question: str, history: Sequence[Answer], deadline: float | None = None) -> str:
         turns = list(history)[-self.settings.llm.history_turns :] if self.settings.llm.history_turns else []
         if not turns:
             return question
         if self.generator is not None:
             with contextlib.suppress(LLMUnavailable):  # the answer step reports the outage
-                return condense(self.generator.llm, question, turns)
+                return condense(self.generator.llm, question, turns, deadline)
         return follow_up(question, turns[-1])
 
     def summarize(self, topic: str, papers: int = 12, filters: Filters | None = None) -> Summary:

@@ -117,16 +117,36 @@ class AnswerSettings(BaseModel):
 
 
 class LLMSettings(BaseModel):
-    """Generated answers. `PAPERBOT_LLM=openai` turns them on; the rest are PAPERBOT_LLM_*."""
+    """Generated answers. `PAPERBOT_LLM=openai` (or `local`) turns them on; the rest are PAPERBOT_LLM_*."""
 
-    engine: Literal["extractive", "openai"] = Field(
-        "extractive", description="extractive: quote the abstracts (no LLM); openai: OpenAI or a compatible server."
+    engine: Literal["extractive", "openai", "local"] = Field(
+        "extractive",
+        description="extractive: quote the abstracts (no LLM); openai: OpenAI or a compatible server; "
+        "local: a GGUF model (model_path) run by llama.cpp inside paperbot (pip install 'paperbot[local]').",
     )
     model: str = Field("gpt-4o-mini", description="Chat model name (for Ollama e.g. llama3.1:8b).")
     base_url: str | None = Field(None, description="OpenAI-compatible server URL; unset = api.openai.com.")
+    model_path: Path | None = Field(None, description="The GGUF file the local engine runs.")
+    threads: int = Field(0, ge=0, le=256, description="CPU threads of the local model; 0 = half the cores.")
+    context: int = Field(8192, ge=512, le=131072, description="Context window of the local model, in tokens.")
+    load_timeout: float = Field(
+        300.0, gt=0, le=3600, description="Seconds the local model may take to load before paperbot gives up."
+    )
     temperature: float = Field(0.1, ge=0, le=2, description="Sampling temperature.")
-    max_tokens: int = Field(600, ge=16, le=8192, description="Longest answer, in tokens.")
-    timeout: float = Field(60.0, gt=0, description="Seconds before one LLM call is abandoned.")
+    max_tokens: int = Field(600, ge=16, le=8192, description="Longest answer, in tokens (the server stops there).")
+    max_reply_chars: int = Field(
+        20_000, ge=200, le=1_000_000, description="Longest reply read from the server; the rest is not read."
+    )
+    repeat_penalty: float = Field(
+        1.1, ge=1, le=2, description="llama.cpp's repetition penalty (local engine); 1 = off."
+    )
+    timeout: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="Deadline in seconds for a whole answer (connecting, waiting and streaming); past it the "
+        "checked part that arrived is kept, or the extractive answer is shown, labelled.",
+    )
     retries: int = Field(2, ge=0, le=10, description="Retries (with backoff) on timeouts, 429 and 5xx.")
     history_turns: int = Field(3, ge=0, le=10, description="Earlier chat turns used to rewrite a follow-up.")
 

@@ -6,6 +6,7 @@ import contextlib
 import functools
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,7 +19,6 @@ from typing import Annotated, Any, TypeVar
 import click
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -32,6 +32,7 @@ from assistant.settings import load_settings
 from assistant.sources import FORMATS
 from assistant.summary import Summary, markdown
 from connectors.common import make_filters
+from connectors.terminal_text import escape, printable  # control characters never reach the terminal
 
 app = typer.Typer(
     help="paperbot: ask questions about a library of paper abstracts and get answers citing the papers.",
@@ -187,7 +188,8 @@ EMPTY_LIBRARY = "the library is empty: add papers with `paperbot ingest PATH` (f
 
 
 def emit_json(data: object) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    text = json.dumps(data, ensure_ascii=False, indent=2)  # escapes C0 controls; C1 and DEL only occur in strings
+    sys.stdout.write(re.sub("[\x7f-\x9f]", lambda m: f"\\u{ord(m.group()):04x}", text) + "\n")
 
 
 # ---- rendering -----------------------------------------------------------------
@@ -196,7 +198,7 @@ def emit_json(data: object) -> None:
 def paper_line(paper: Paper) -> str:
     when = paper.date.isoformat() if paper.date else "undated"
     link = f" {paper.url}" if paper.url else ""
-    return f"{escape(paper.title)} [dim]({when}, {paper.id}){escape(link)}[/dim]"
+    return f"{escape(paper.title)} [dim]({when}, {escape(paper.id)}){escape(link)}[/dim]"
 
 
 def answer_json(answer: Answer) -> dict[str, object]:
@@ -241,15 +243,19 @@ def _iso(value: date | None) -> str | None:
 
 
 class TokenPrinter:
-    """Shows a generated answer as it streams; remembers whether it showed anything."""
+    """Shows a generated answer as it streams; remembers what it showed."""
 
     def __init__(self) -> None:
-        self.shown = False
+        self.text = ""
+
+    @property
+    def shown(self) -> bool:
+        return bool(self.text)
 
     def __call__(self, piece: str) -> None:
         if piece:
-            out.print(piece, end="", markup=False)
-            self.shown = True
+            out.print(printable(piece), end="", markup=False)
+            self.text += piece
 
 
 def print_answer(answer: Answer, printer: TokenPrinter | None = None) -> None:
@@ -261,7 +267,7 @@ def print_answer(answer: Answer, printer: TokenPrinter | None = None) -> None:
     if answer.refused:
         out.print(f"[yellow]{escape(answer.text)}[/yellow]")
         return
-    if not (streamed and answer.notice is None):  # a fallback replaces what had streamed
+    if not (streamed and printer is not None and printer.text.strip() == answer.text.strip()):  # e.g. a fallback
         out.print(escape(answer.text))
     out.print("\n[bold]Sources[/bold]")
     for citation in answer.citations:
@@ -505,7 +511,7 @@ def delete(
         emit_json({"deleted": [{"paper_id": p.id, "title": p.title} for p in removed]})
         return
     for record in removed:
-        out.print(f"deleted {escape(record.title)} [dim]({record.id})[/dim]")
+        out.print(f"deleted {escape(record.title)} [dim]({escape(record.id)})[/dim]")
 
 
 @app.command()

@@ -351,6 +351,7 @@ def run_bot(settings: Settings, token: str) -> None:
     engine = Engine(settings)
     if engine.needs_sample():
         engine.ingest_sample()
+    _ = engine.generator  # PAPERBOT_LLM=local: its one server starts and loads now, not at the first question
     try:
         PaperbotBot(engine, settings).run(token, log_handler=logging.StreamHandler(), log_level=logging.INFO)
     except discord.LoginFailure:

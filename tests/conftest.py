@@ -11,6 +11,7 @@ from assistant.settings import Settings
 from tests.fakes import HashingEmbedder
 
 DATA = Path(__file__).parent / "data"
+pytest_plugins = ["tests.local_llm"]  # the session's one real-model server (SmolLM2 on llama.cpp)
 
 
 @pytest.fixture(autouse=True)

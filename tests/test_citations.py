@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from assistant.citations import CitationRewriter, rewrite, supports, unsupported_sentences
-from assistant.generation import Source, fenced, may_be_marker
+from assistant.generation import Source, fenced
 from assistant.models import Paper
 from assistant.prompting import template
 
@@ -37,10 +37,10 @@ def test_streamed_pieces_give_the_same_text_as_the_whole(cut: int) -> None:
     assert streamed.strip() == whole
 
 
-def test_an_unclosed_bracket_is_released_at_the_end() -> None:
+def test_an_unclosed_marker_is_never_shown() -> None:
     rewriter = CitationRewriter(2)
     assert rewriter.feed("ends with [1") == "ends with"
-    assert rewriter.finish() == " [1"
+    assert rewriter.finish() == " "
 
 
 def test_unsupported_sentences_share_no_content_with_their_source() -> None:
@@ -67,10 +67,3 @@ def test_an_abstract_cannot_close_its_fence() -> None:
 def test_the_system_prompt_states_the_rules() -> None:
     system = template("answer_system")
     assert "untrusted" in system and "ignore them" in system and "NOT_FOUND" in system
-
-
-@pytest.mark.parametrize(
-    ("head", "held"), [("", True), ("  NOT_", True), ("NOT_FOUND", True), ("NOT_FOUND.", True), ("Kelp", False)]
-)
-def test_the_not_found_marker_is_held_back(head: str, held: bool) -> None:
-    assert may_be_marker(head) is held

@@ -318,7 +318,7 @@ def test_killing_the_server_mid_conversation_falls_back_with_one_line(
     result = run("chat")
     assert result.exit_code == 0, result.output
     notices = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(notices) == 1 and "language model is unavailable" in notices[0] and "cannot connect" in notices[0]
+    assert len(notices) == 1 and "answer is unavailable" in notices[0] and "cannot connect" in notices[0]
     assert result.stdout.count("Sources") == 2  # the second answer is the extractive one, with its sources
 
 

@@ -5,6 +5,7 @@ prompt-injection abstract. The library is a real embedded Chroma with the fast f
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -66,14 +67,15 @@ def test_citations_are_renumbered_in_order_of_use_and_invented_ones_removed(tmp_
     assert [c.paper.title for c in answer.citations] == [titles[1], titles[0]]
 
 
-def test_streaming_shows_the_checked_answer_as_it_comes(tmp_path: Path, server: FakeOpenAI) -> None:
+def test_streaming_shows_checked_sentences_one_by_one(tmp_path: Path, server: FakeOpenAI) -> None:
     engine = library(tmp_path, server)
-    server.replies = [cite(2, 1, extra=" Invented [5].")]
+    server.replies = [cite(2, 1, extra=" Otters were counted [5].")]
     pieces: list[str] = []
     answer = engine.ask("coral bleaching heat recovery", on_token=pieces.append)
     assert server.chat_requests()[-1]["stream"] is True
-    assert len([p for p in pieces if p]) > 3  # word by word, not one block
-    assert "".join(pieces).strip() == answer.text
+    assert len(pieces) == 3  # sentence by sentence, each once checked
+    assert "".join(pieces) == answer.text and "[5]" not in answer.text
+    assert all(re.search(r"\[\d\]\.$", piece) for piece in pieces[:2])
     assert [c.n for c in answer.citations] == [1, 2]
 
 
@@ -86,14 +88,17 @@ def test_a_sentence_its_source_does_not_support_is_flagged(tmp_path: Path, serve
 
 
 @pytest.mark.parametrize("reply", ["NOT_FOUND", "  NOT_FOUND.", "HACKED", ""])
-def test_no_answer_or_an_uncited_one_becomes_not_found(tmp_path: Path, server: FakeOpenAI, reply: str) -> None:
+def test_past_the_gate_a_refusal_or_an_uncited_reply_falls_back_labelled(
+    tmp_path: Path, server: FakeOpenAI, reply: str
+) -> None:
     engine = library(tmp_path, server)
     for stream in (False, True):
         server.replies = [reply]
         pieces: list[str] = []
         answer = engine.ask("coral bleaching heat", on_token=pieces.append if stream else None)
-        assert answer.refused and answer.text.startswith("Not found")
-        assert "NOT_FOUND" not in "".join(pieces)
+        assert not answer.refused and answer.engine == FALLBACK and answer.citations
+        assert answer.notice and "extractive" in answer.notice
+        assert "NOT_FOUND" not in "".join(pieces) + answer.text and "HACKED" not in answer.text
 
 
 def test_off_topic_questions_never_reach_the_model(tmp_path: Path, server: FakeOpenAI) -> None:
@@ -125,7 +130,7 @@ def test_a_timeout_falls_back_too(tmp_path: Path, server: FakeOpenAI) -> None:
     engine = library(tmp_path, server, timeout=0.3)
     server.delay = 1.0
     answer = engine.ask("coral bleaching heat")
-    assert answer.engine == FALLBACK and answer.notice and "timed out" in answer.notice
+    assert answer.engine == FALLBACK and answer.notice and "deadline" in answer.notice
 
 
 def test_a_dead_server_falls_back(tmp_path: Path, server: FakeOpenAI) -> None:
@@ -154,7 +159,7 @@ def test_an_injected_abstract_does_not_change_the_system_behaviour(tmp_path: Pat
     assert "Ignore previous instructions" in user["content"]
     sources = len(source_titles(server))
     assert user["content"].count("</source>") == sources == user["content"].count("<source ")
-    assert answer.refused  # ...does not get an uncited answer shown as paperbot's
+    assert answer.engine == FALLBACK and "HACKED" not in answer.text  # ...is not shown as paperbot's answer
 
 
 def condensed(question: str) -> Any:
