@@ -184,6 +184,8 @@ def _prepare(
         writes.append(PaperWrite(paper, chunks, vectors[offset : offset + len(chunks)]))
         offset += len(chunks)
     return writes
+
+
 def _vectors_for(chunks: list[Chunk], known: dict[str, np.ndarray], embedder: Embedder) -> np.ndarray:
     """Stored vectors where the text is unchanged; the embedder for the rest."""
     hashes = [chunk.text_hash() for chunk in chunks]

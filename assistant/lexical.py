@@ -76,11 +76,7 @@ def _table_sql(name: str) -> str:
     """
 
 
-SCHEMA = (
-    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-    + _table_sql("chunk")
-    + _table_sql("title")
-)
+SCHEMA = "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);" + _table_sql("chunk") + _table_sql("title")
 
 
 def row_values(row: IndexRow) -> tuple[str, str, int, str, str]:
@@ -377,4 +373,3 @@ def build_file(path: Path, store: ChromaStore, revision: int) -> None:
         tmp.unlink(missing_ok=True)
         reason = exc.strerror if isinstance(exc, OSError) else str(exc)
         raise PaperbotError(f"cannot write the keyword index in {path.parent}: {reason or exc}") from None
-
