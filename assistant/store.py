@@ -176,7 +176,9 @@ def read_only_copy(path: Path) -> Path:
     atexit.register(shutil.rmtree, copy.parent, True)
     log.info("%s is read-only: reading from a private copy", path)
     try:
-        shutil.copytree(path, copy)
+        shutil.copytree(path, copy, copy_function=shutil.copyfile)
+        for item in [copy, *copy.rglob("*")]:  # copytree keeps the folders' read-only modes
+            item.chmod(item.stat().st_mode | 0o700 if item.is_dir() else 0o600)
     except OSError as exc:
         raise PaperbotError(f"cannot read the library in {path}: {exc.strerror or exc}") from None
     return copy

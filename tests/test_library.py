@@ -115,7 +115,7 @@ def test_no_wait_refuses_while_another_writes_and_the_retry_succeeds(tmp_path: P
         while not (home / "writer.lock").exists() or not _lock_held(home):
             assert time.monotonic() < deadline and running.poll() is None
             time.sleep(0.05)
-        code, out, err = finish(cli(env, "ingest", str(second), "--no-wait"))
+        code, _, err = finish(cli(env, "ingest", str(second), "--no-wait"))
         assert code == 1 and err.startswith("error: another paperbot process (pid ")
         assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
         assert finish(running)[0] == 0
