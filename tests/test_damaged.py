@@ -49,9 +49,7 @@ def home(built: Path, tmp_path: Path) -> Path:
     return tmp_path / "home"
 
 
-def run(
-    home: Path, server: FakeOpenAI, *args: str, wrap: list[str] | None = None
-) -> subprocess.CompletedProcess[str]:
+def run(home: Path, server: FakeOpenAI, *args: str, wrap: list[str] | None = None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOT_")}
     env |= {
         "PAPERBOT_HOME": str(home),
