@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -44,6 +45,7 @@ class Library:
         self._store: ChromaStore | None = None
         self._store_revision = -1  # the index revision read just before the store was opened
         self._index: LexicalIndex | None = None
+        self._refreshing = threading.Lock()  # the bot asks from several worker threads
         self.locked = False
 
     @property
@@ -64,20 +66,20 @@ class Library:
         return self._index
 
     def refresh(self) -> bool:
-        """Picks up changes any process committed; True when the store was reopened."""
-        index = self.index()
-        if not index.current(self.store.revision_token()):
-            index.close()
-            self._index = None
+        """Picks up changes any process committed; True when the store was reopened. What is
+        replaced is not closed: a question still running in another thread finishes on it."""
+        with self._refreshing:
             index = self.index()
-        if self.settings.chroma.url is not None or index.revision == self._store_revision:
-            return False
-        forget_client(self.settings)
-        self._store = None
-        self._index.close() if self._index else None
-        self._index = None
-        self.index()  # opens the store anew (recording the revision first), then the index
-        return True
+            if not index.current(self.store.revision_token()):
+                self._index = None
+                index = self.index()
+            if self.settings.chroma.url is not None or index.revision == self._store_revision:
+                return False
+            forget_client(self.settings)
+            self._store = None
+            self._index = None
+            self.index()  # opens the store anew (recording the revision first), then the index
+            return True
 
     def committed(self, revision_before: int) -> None:
         """After this process committed a batch: its own store holds it, so no reopen."""
@@ -86,8 +88,6 @@ class Library:
 
     def forget_index(self) -> None:
         """After a failed write: the next use reopens the index (rebuilding it if it is stale)."""
-        if self._index is not None:
-            self._index.close()
         self._index = None
 
     @contextlib.contextmanager

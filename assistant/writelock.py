@@ -35,10 +35,12 @@ def _open(home: Path) -> int:
         home.mkdir(parents=True, exist_ok=True)
         return os.open(home / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
-        raise PaperbotError(
-            f"cannot write the library in {home}: {exc.strerror or exc} (the home is read-only; "
-            "reading works, writing needs write access)"
-        ) from None
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise PaperbotError(
+                f"cannot write the library in {home}: the home is read-only (reading works; "
+                "writing needs write access)"
+            ) from None
+        raise PaperbotError(f"cannot write the library in {home}: {exc.strerror or exc}") from None
 
 
 def try_lock(handle: int) -> bool:
