@@ -35,12 +35,12 @@ class Health:
         return asdict(self)
 
 
-def index_state(engine: Engine, counts: tuple[int, int]) -> str:
+def index_state(engine: Engine, counts: tuple[int, int], deep: bool) -> str:
     path = engine.library.index_path
     meta = peek_revision(path)
     if not path.exists():
         return "missing (rebuilt from the store on next use)"
-    if meta is None or not quick_check(path):
+    if meta is None or (deep and not quick_check(path)):
         return "damaged (rebuilt from the store on next use, or by `paperbot repair`)"
     if meta.get("version") != str(SCHEMA_VERSION):
         return "from another version (rebuilt on next use)"
@@ -62,20 +62,22 @@ def quick_check(path: Path) -> bool:
         return False
 
 
-def check(engine: Engine) -> Health:
+def check(engine: Engine, deep: bool = False) -> Health:
+    """Cheap by default (a container health check runs it often); `deep` also reads every
+    page of the keyword index and every chunk's metadata."""
     home = engine.settings.home
     writable = os.access(home, os.W_OK) if home.exists() else True
     try:
         counts = engine.store.counts()
     except PaperbotError as exc:
         return Health(False, f"unusable: {exc}", writable=writable, problems=[str(exc)])
-    state = index_state(engine, counts)
+    state = index_state(engine, counts, deep)
     meta = peek_revision(engine.library.index_path) or {}
     revision = int(meta.get("revision", 0))
     health = Health(True, "ok", counts[0], counts[1], state, revision, writer_active(home), writable)
     if state not in ("ok", "being written"):
         health.problems.append(f"keyword index: {state}")
-    orphans = orphan_chunks(engine)
+    orphans = orphan_chunks(engine) if deep else []
     if orphans:
         health.problems.append(f"{len(orphans)} chunks without a paper record (`paperbot repair` removes them)")
     health.ok = not health.problems
@@ -85,7 +87,7 @@ def check(engine: Engine) -> Health:
 def orphan_chunks(engine: Engine) -> list[str]:
     """Chunks whose paper has no record: left by a run that stopped before the record was written."""
     papers = set(engine.store.stored_papers())
-    return [row.key for row in engine.store.chunk_rows() if row.paper_id not in papers]
+    return [key for key, paper_id in engine.store.chunk_papers() if paper_id not in papers]
 
 
 def repair(engine: Engine, wait: bool = True) -> list[str]:

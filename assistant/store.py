@@ -405,6 +405,11 @@ class ChromaStore:
                 for cid, meta, doc in zip(page["ids"], page["metadatas"], page["documents"], strict=True):
                     yield IndexRow(cid, str(meta["paper_id"]), doc, meta)
 
+    def chunk_papers(self) -> Iterator[tuple[str, str]]:
+        """(chunk id, paper id) of every chunk, without texts or vectors."""
+        for page in self._pages(self.chunks, ["metadatas"]):
+            yield from ((cid, str(meta["paper_id"])) for cid, meta in zip(page["ids"], page["metadatas"], strict=True))
+
     def title_rows(self, paper_ids: Sequence[str] | None = None) -> Iterator[IndexRow]:
         if paper_ids is not None:
             for start in range(0, len(paper_ids), PAGE):

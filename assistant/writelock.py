@@ -37,8 +37,7 @@ def _open(home: Path) -> int:
     except OSError as exc:
         if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
             raise PaperbotError(
-                f"cannot write the library in {home}: the home is read-only (reading works; "
-                "writing needs write access)"
+                f"cannot write the library in {home}: the home is read-only (reading works; writing needs write access)"
             ) from None
         raise PaperbotError(f"cannot write the library in {home}: {exc.strerror or exc}") from None
 

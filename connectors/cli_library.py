@@ -21,10 +21,15 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     @handle_errors
-    def health(as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False) -> None:
+    def health(
+        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+        deep: Annotated[
+            bool, typer.Option("--deep", help="Also read every keyword-index page; look for leftover chunks.")
+        ] = False,
+    ) -> None:
         """Check the library (store, keyword index, writer): exit 0 when healthy, 1 when not."""
         settings = load_settings()
-        report = check(Engine(settings)).to_dict() | {"chroma": settings.chroma.url or "embedded"}
+        report = check(Engine(settings), deep).to_dict() | {"chroma": settings.chroma.url or "embedded"}
         if as_json:
             emit_json(report)
         elif report["ok"]:
