@@ -25,16 +25,17 @@ from assistant.ingest import (
     batched,
     open_sources,
     plan_ingest,
+    read_stored,
     stream_papers,
 )
 from assistant.lexical import LexicalIndex
+from assistant.library import Library
 from assistant.merge import merge_papers
 from assistant.models import Answer, Filters, Paper, ScoredPaper
 from assistant.prompting import check_all, render
 from assistant.retrieval import Retriever, is_topical
 from assistant.settings import Settings, load_settings
-from assistant.sources.common import title_key
-from assistant.store import ChromaStore
+from assistant.store import ChromaStore, index_rows
 from assistant.summary import (
     ExtractiveSummarizer,
     Gatherer,
@@ -62,17 +63,6 @@ def _ignore(_: int) -> None:
 
 
 @dataclass
-class Changes:
-    """Papers a run wrote and removed: what the keyword index must catch up with."""
-
-    written: set[str] = field(default_factory=set)
-    removed: set[str] = field(default_factory=set)
-
-    def __bool__(self) -> bool:
-        return bool(self.written or self.removed)
-
-
-@dataclass
 class Stats:
     papers: int
     chunks: int
@@ -89,26 +79,26 @@ class Engine:
     def __init__(self, settings: Settings | None = None, *, embedder: Embedder | None = None) -> None:
         self.settings = settings or load_settings()
         self._embedder = embedder
-        self._lexical: LexicalIndex | None = None
+        self.library = Library(self.settings, lambda: self.embedder.name)
         check_all()
 
     @cached_property
     def embedder(self) -> Embedder:
         return self._embedder or build_embedder(self.settings)
 
-    @cached_property
-    def store(self) -> ChromaStore:
-        return ChromaStore(self.settings, self.embedder.name)
-
     @property
-    def lexical_root(self) -> Path:
-        return self.settings.home / "lexical" / self.settings.chroma.collection
+    def store(self) -> ChromaStore:
+        return self.library.store
 
     def lexical(self) -> LexicalIndex:
-        """Opened on first use, so dense-only work never reads it."""
-        if self._lexical is None:
-            self._lexical = LexicalIndex.open(self.lexical_root, self.store)
-        return self._lexical
+        """The keyword index, which also tells which papers are committed."""
+        return self.library.index()
+
+    def refresh(self) -> None:
+        """Before each question: papers any process added or deleted since are seen."""
+        if self.library.refresh():
+            self.__dict__.pop("retriever", None)  # both hold the store that was replaced
+            self.__dict__.pop("generator", None)
 
     @cached_property
     def retriever(self) -> Retriever:
@@ -133,91 +123,99 @@ class Engine:
     # ---- library -----------------------------------------------------------
 
     def ingest(
-        self, paths: Sequence[Path], fmt: str | None = None, progress: Progress = _ignore, *, total: Progress = _ignore
+        self,
+        paths: Sequence[Path],
+        fmt: str | None = None,
+        progress: Progress = _ignore,
+        *,
+        total: Progress = _ignore,
+        wait: bool = True,
+        notify: Callable[[str], None] | None = None,
     ) -> tuple[IngestReport, float]:
         """Returns the report and the seconds it took; `total` hears how many papers will be
-        written so far (it grows as big files are read)."""
+        written so far (it grows as big files are read). Holds the writer lock: `wait=False`
+        fails at once when another process writes, else `notify` hears that this one waits."""
         started = time.perf_counter()
         report = IngestReport()
         files = open_sources(paths, fmt, report)
-        changes = Changes()
-        try:
-            for batch in batched(stream_papers(files, report), STREAM_BATCH):
-                self._ingest_batch(merge_papers(batch), report, changes, progress, total)
-        except BaseException:
-            if changes:  # what was written is searchable; the keyword index catches up on open
-                self._lexical = None
-            raise
-        if changes:
-            self._after_change(changes)
+        self.ingest_papers(stream_papers(files, report), report, progress, total=total, wait=wait, notify=notify)
         return report, time.perf_counter() - started
 
     def ingest_papers(
-        self, papers: Iterable[Paper], report: IngestReport, progress: Progress = _ignore, *, total: Progress = _ignore
+        self,
+        papers: Iterable[Paper],
+        report: IngestReport,
+        progress: Progress = _ignore,
+        *,
+        total: Progress = _ignore,
+        wait: bool = True,
+        notify: Callable[[str], None] | None = None,
     ) -> IngestReport:
-        """Paper records (from feeds) through the same batch path as files, so only new or
-        changed papers are embedded."""
-        changes = Changes()
-        try:
+        """Paper records (from files or feeds) into the library, STREAM_BATCH at a time."""
+        written = [0]
+        with self.library.writing(wait, notify):
             for batch in batched(papers, STREAM_BATCH):
-                self._ingest_batch(merge_papers(batch), report, changes, progress, total)
-        except BaseException:
-            if changes:  # as in ingest: the keyword index catches up on open
-                self._lexical = None
-            raise
-        if changes:
-            self._after_change(changes)
+                self._ingest_batch(merge_papers(batch), report, written, progress, total)
         return report
 
     def _ingest_batch(
-        self, papers: list[Paper], report: IngestReport, changes: Changes, progress: Progress, total: Progress
+        self, papers: list[Paper], report: IngestReport, written: list[int], progress: Progress, total: Progress
     ) -> None:
-        stored = self.store.stored_matching([p.id for p in papers], [title_key(p.title) for p in papers])
-        plan = plan_ingest(papers, self.store, report, stored)
+        """Read what is stored once, plan, write, then commit the batch to the keyword index."""
+        stored = read_stored(papers, self.store)
+        plan = plan_ingest(papers, stored, self.store.chunking, report)
         if not (plan.writes or plan.retired_ids):
             return
-        if not changes:
-            self._before_change()
-        changes.written.update(paper.id for paper in plan.writes)
-        changes.removed.update(plan.retired_ids)
-        total(len(changes.written))
-        apply_plan(plan, self.store, self.embedder, self.settings.chunking, progress)
+        written[0] += len(plan.writes)
+        total(written[0])
+        index = self.lexical()
+        revision = index.revision
+        index.begin_write()
+        writes = apply_plan(plan, stored, self.store, self.embedder, self.settings.chunking, progress)
+        chunk_rows, title_rows = index_rows(writes)
+        changed = {item.paper.id for item in writes} | set(plan.retired_ids)
+        index.commit_changes(chunk_rows, title_rows, changed, self.store.new_revision_token())
+        self.library.committed(revision)
 
-    def delete(self, paper_ids: Sequence[str]) -> list[Paper]:
+    def delete(
+        self, paper_ids: Sequence[str], *, wait: bool = True, notify: Callable[[str], None] | None = None
+    ) -> list[Paper]:
         """Removes papers from every index; an unknown id fails before anything is removed."""
-        found = self.store.get_papers(list(paper_ids))
-        missing = [pid for pid in paper_ids if pid not in found]
-        if missing:
-            raise PaperbotError(f"no paper with id {missing[0]!r} in the library; `paperbot search QUERY` shows ids")
-        self._before_change()
-        try:
+        with self.library.writing(wait, notify):
+            found = self.store.get_papers(list(paper_ids))
+            missing = [pid for pid in paper_ids if pid not in found]
+            if missing:
+                raise PaperbotError(f"no paper with id {missing[0]!r} in the library; `paperbot search` shows ids")
+            index = self.lexical()
+            revision = index.revision
+            index.begin_write()
             self.store.delete(list(found))
-        except BaseException:
-            self._lexical = None  # stale on disk: the next open rebuilds
-            raise
-        self._after_change(Changes(removed=set(found)))
+            index.commit_changes([], [], set(found), self.store.new_revision_token())
+            self.library.committed(revision)
         return list(found.values())
 
-    def _before_change(self) -> None:
-        """The keyword index is opened (so it matches the store as it is) and then marked
-        stale, so a run that dies before `_after_change` rebuilds it on the next open."""
-        self.lexical()
-        LexicalIndex.mark_stale(self.lexical_root)
-
-    def _after_change(self, changes: Changes) -> None:
-        self._lexical = self.lexical().updated(self.store, changes.written, changes.removed)
-
     def needs_sample(self) -> bool:
-        """True when the library is empty and the settings ask for the bundled sample then."""
-        return self.settings.auto_sample and self.store.counts()[0] == 0
+        """True when the settings ask for the bundled sample and the library is healthy and
+        has never held a paper: a damaged store raises a clear error before this answers,
+        and an empty store whose keyword index remembers papers is a lost one, not a new one."""
+        if not self.settings.auto_sample or self.store.counts()[0] != 0:
+            return False
+        if self.library.remembers_papers():
+            raise PaperbotError(
+                f"the library in {self.settings.home} is empty, but its keyword index remembers papers: "
+                "the store may have been lost or damaged. Restore it from a backup, or run `paperbot repair` "
+                "and ingest your files again"
+            )
+        return True
 
     def ingest_sample(self, progress: Progress = _ignore, *, total: Progress = _ignore) -> IngestReport:
         return self.ingest([sample_library()], progress=progress, total=total)[0]
 
     def paper(self, paper_id: str) -> Paper:
+        self.refresh()
         found = self.store.get_papers([paper_id]).get(paper_id)
         if found is None:
-            raise PaperbotError(f"no paper with id {paper_id!r} in the library; `paperbot search QUERY` shows ids")
+            raise PaperbotError(f"no paper with id {paper_id!r} in the library; `paperbot search` shows ids")
         return found
 
     def undated_count(self) -> int:
@@ -225,6 +223,7 @@ class Engine:
         return self.store.counts()[0] - self.store.count_dated()
 
     def stats(self) -> Stats:
+        self.refresh()
         papers, chunks = self.store.counts()
         by_source: Counter[str] = Counter()
         by_year: Counter[str] = Counter()
@@ -239,6 +238,7 @@ class Engine:
         self, query: str, k: int | None = None, filters: Filters | None = None, mode: str | None = None
     ) -> list[ScoredPaper]:
         query = checked_question(query)
+        self.refresh()
         return self.retriever.search(query, k or self.settings.retrieval.k, filters, mode)
 
     def ask(
@@ -254,6 +254,7 @@ class Engine:
         """`history` (earlier chat turns) turns a follow-up into a standalone question before
         retrieval; `on_token` receives a generated answer as it streams; `k` papers are read."""
         question = checked_question(question)
+        self.refresh()
         deadline = self.generator.llm.deadline() if self.generator else None  # one for the whole answer
         standalone = self.standalone(question, history, deadline)
         papers = self.retriever.search(standalone, k or self._depth(standalone), filters, mode)
@@ -294,6 +295,7 @@ class Engine:
     def summarize(self, topic: str, papers: int = 12, filters: Filters | None = None) -> Summary:
         """A cited literature summary of `topic`, or `enough=False` when the library has too little on it."""
         topic = checked_question(topic)
+        self.refresh()
         gather = Gatherer(self.retriever, self.store, self.settings.retrieval.min_score)
         found = gather.papers(topic, papers, filters)
         engine = self.generator.llm.name if self.generator else "extractive"

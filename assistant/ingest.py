@@ -107,17 +107,35 @@ def read_library(paths: Iterable[Path], fmt: str | None) -> tuple[list[Paper], I
     return merge_papers(papers), report
 
 
-def plan_ingest(
-    incoming: list[Paper], store: ChromaStore, report: IngestReport, stored: dict[str, StoredPaper]
-) -> Plan:
-    """`stored`: the stored papers sharing an id or a title key with `incoming`."""
-    plan = Plan(report=report)
-    by_title = {entry.title_key: entry for entry in stored.values()}
-    matches = {p.id: stored.get(p.id) or by_title.get(title_key(p.title)) for p in incoming}
-    changed = [p for p in incoming if (m := matches[p.id]) is None or m.content_hash != p.content_hash()]
-    previous = store.get_papers([m.id for p in changed if (m := matches[p.id]) is not None])
+@dataclass
+class Stored:
+    """What one batch needs to know of the library, read once before planning."""
+
+    papers: dict[str, StoredPaper]  # stored papers sharing an id or a title key with the batch
+    records: dict[str, Paper]  # their records
+    vectors: dict[str, np.ndarray]  # chunk vectors by text hash, of the papers that may be written
+    chunk_ids: dict[str, list[str]]  # their stored chunk ids, by paper
+
+
+def read_stored(incoming: list[Paper], store: ChromaStore) -> Stored:
+    papers, records = store.stored_matching([p.id for p in incoming], [title_key(p.title) for p in incoming])
+    by_title = {entry.title_key: entry for entry in papers.values()}
+    touched: set[str] = set()
     for paper in incoming:
-        _plan_one(plan, paper, matches[paper.id], previous, store.chunking)
+        match = papers.get(paper.id) or by_title.get(title_key(paper.title))
+        if match is None or match.content_hash != paper.content_hash() or match.chunking != store.chunking:
+            touched.add(paper.id)  # an interrupted run may have left chunks under a new id too
+            touched.update([match.id] if match else [])
+    vectors, chunk_ids = store.stored_chunks(sorted(touched))
+    return Stored(papers, records, vectors, chunk_ids)
+
+
+def plan_ingest(incoming: list[Paper], stored: Stored, chunking: str, report: IngestReport) -> Plan:
+    plan = Plan(report=report)
+    by_title = {entry.title_key: entry for entry in stored.papers.values()}
+    for paper in incoming:
+        match = stored.papers.get(paper.id) or by_title.get(title_key(paper.title))
+        _plan_one(plan, paper, match, stored.records, chunking)
     return plan
 
 
@@ -137,24 +155,30 @@ def _plan_one(plan: Plan, paper: Paper, match: StoredPaper | None, previous: dic
 
 
 def apply_plan(
-    plan: Plan, store: ChromaStore, embedder: Embedder, chunking: ChunkingSettings, progress: Progress
-) -> None:
+    plan: Plan, stored: Stored, store: ChromaStore, embedder: Embedder, chunking: ChunkingSettings, progress: Progress
+) -> list[PaperWrite]:
+    """Writes the plan (WRITE_BATCH papers at a time, so a crash keeps what was done) and
+    returns what it wrote, for the keyword index."""
+    written: list[PaperWrite] = []
     for start in range(0, len(plan.writes), WRITE_BATCH):
-        batch = plan.writes[start : start + WRITE_BATCH]
-        store.write(_prepare(batch, store, embedder, chunking))
-        progress(len(batch))
+        writes = _prepare(plan.writes[start : start + WRITE_BATCH], stored, embedder, chunking)
+        keep = {chunk.id for item in writes for chunk in item.chunks}
+        stale = [cid for item in writes for cid in stored.chunk_ids.get(item.paper.id, []) if cid not in keep]
+        store.write(writes, stale)
+        written.extend(writes)
+        progress(len(writes))
     store.delete(plan.retired_ids)
+    return written
 
 
 def _prepare(
-    papers: Sequence[Paper], store: ChromaStore, embedder: Embedder, chunking: ChunkingSettings
+    papers: Sequence[Paper], stored: Stored, embedder: Embedder, chunking: ChunkingSettings
 ) -> list[PaperWrite]:
     from assistant.chunking import chunk_paper  # llama-index takes ~1.2 s to import; only writing needs it
 
     chunked = [chunk_paper(paper, chunking.size, chunking.overlap) for paper in papers]
-    known = store.chunk_vectors([paper.id for paper in papers])
     flat = [chunk for chunks in chunked for chunk in chunks]
-    vectors = _vectors_for(flat, known, embedder)
+    vectors = _vectors_for(flat, stored.vectors, embedder)
     writes, offset = [], 0
     for paper, chunks in zip(papers, chunked, strict=True):
         writes.append(PaperWrite(paper, chunks, vectors[offset : offset + len(chunks)]))

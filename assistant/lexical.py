@@ -1,56 +1,52 @@
-"""The lexical side of retrieval: BM25 (bm25s) over chunk texts, and over titles.
+"""The keyword side of retrieval: SQLite FTS5 with bm25() over chunk texts and over titles.
 
-The index is derived data, kept in step with the Chroma collections after every ingest or
-delete, next to the Chroma files:
+One SQLite file per collection, `<home>/lexical/<collection>.sqlite3`, holds both indexes and
+the library revision. It is derived data: every row can be rebuilt from the Chroma store.
 
-    <home>/lexical/<collection>/manifest.json   the current main part and delta, built from what
-    <home>/lexical/<collection>/gen-<n>/        main part: chunks/ and titles/ (bm25s files + filter fields)
-    <home>/lexical/<collection>/delta-<n>/      papers changed since: their BM25 postings, and
-                                                the papers whose main rows no longer count
+- A writer (holding the writer lock) marks the file `writing` before it touches the store,
+  and commits the changed papers' rows, `writing = 0` and `revision + 1` in one SQLite
+  transaction after the store holds them. That commit is when a batch becomes visible:
+  search only returns papers whose title row is committed, so a reader never sees half a
+  batch, and the revision tells every process that the library changed.
+- The file is rebuilt from the store when it is missing, damaged (not a database,
+  truncated), of another schema, out of step with the store's counts, or left `writing` by a
+  writer that died (no process holds the writer lock). A rebuild goes to a new file that
+  replaces the old one atomically; readers notice the new file at their next question.
+- A home that cannot be written gets an index built in memory from the store.
 
-A full build of 100k papers takes about a minute, so small changes go to the delta: the
-changed papers' rows are re-read from Chroma and scored with the main part's statistics
-(document frequencies, document count, average length), so scores from both parts compare,
-and their old rows in the main part are masked. When the delta outgrows DELTA_SHARE of the
-main part, everything is rebuilt into a new main part.
-
-Files are written beside the old ones and the manifest is swapped atomically, so a crash
-mid-build leaves the previous index readable. Before the store is written the manifest is
-marked stale; an index that is stale, missing, or built from other counts than the store
-now holds is rebuilt when opened.
+Texts are analysed by `terms` (stop words dropped, Snowball stems) before FTS5 sees them, so
+a query matches what it matched with bm25s; FTS5's own tokenizer only splits on spaces.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import logging
-import math
 import os
 import re
-import shutil
+import sqlite3
 import threading
-import time
-from collections import Counter
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import bm25s
-import numpy as np
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
 
 from assistant.errors import PaperbotError
 from assistant.models import Filters, date_int, source_flag
 from assistant.store import ChromaStore, IndexRow
+from assistant.writelock import writer_active
 
 log = logging.getLogger(__name__)
 WORD = re.compile(r"[a-z0-9]+")
 STOPWORDS = frozenset(STOPWORDS_EN)
 _stemmer = Stemmer.Stemmer("english")
 _stemmer_lock = threading.Lock()  # PyStemmer objects are not thread-safe; the bot searches from threads
+SCHEMA_VERSION = 2
+BUSY_MS = 30_000  # a reader waits this long for a writer's commit to finish
+INSERT_PAGE = 500  # paper ids per DELETE ... IN (...)
 
 
 def terms(text: str) -> list[str]:
@@ -67,357 +63,313 @@ class LexicalHit:
     score: float
 
 
-# bm25s's defaults (the Lucene variant), which the delta's scores must match.
-K1, B = 1.5, 0.75
-# The delta is merged into a new main part when it holds more rows than this share of it.
-DELTA_SHARE = 0.1
+def _table_sql(name: str) -> str:
+    return f"""
+    CREATE TABLE {name}_rows(id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, paper_id TEXT NOT NULL,
+        date INTEGER NOT NULL, sources TEXT NOT NULL, terms TEXT NOT NULL);
+    CREATE INDEX {name}_rows_paper ON {name}_rows(paper_id);
+    CREATE VIRTUAL TABLE {name}_fts USING fts5(terms, content='{name}_rows', content_rowid='id');
+    CREATE TRIGGER {name}_rows_ai AFTER INSERT ON {name}_rows BEGIN
+        INSERT INTO {name}_fts(rowid, terms) VALUES (new.id, new.terms); END;
+    CREATE TRIGGER {name}_rows_ad AFTER DELETE ON {name}_rows BEGIN
+        INSERT INTO {name}_fts({name}_fts, rowid, terms) VALUES ('delete', old.id, old.terms); END;
+    """
 
 
-@dataclass(frozen=True)
-class CorpusStats:
-    """What BM25 needs of a corpus to score documents outside it on the same scale."""
-
-    docs: int
-    avgdl: float
-    df: dict[str, int]
-
-    @classmethod
-    def of(cls, corpus: list[list[str]]) -> CorpusStats:
-        df = Counter(term for doc in corpus for term in set(doc))
-        return cls(len(corpus), sum(map(len, corpus)) / max(len(corpus), 1), dict(df))
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        return {
-            "stat_terms": np.asarray(list(self.df), dtype=str),
-            "stat_df": np.asarray(list(self.df.values()), dtype=np.int64),
-            "stat_docs_avgdl": np.asarray([self.docs, self.avgdl], dtype=np.float64),
-        }
-
-    @classmethod
-    def from_arrays(cls, data: dict[str, np.ndarray]) -> CorpusStats | None:
-        if "stat_terms" not in data:  # an index written before deltas existed
-            return None
-        docs, avgdl = data["stat_docs_avgdl"]
-        df = dict(zip(map(str, data["stat_terms"]), map(int, data["stat_df"]), strict=True))
-        return cls(int(docs), float(avgdl), df)
+SCHEMA = "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);" + _table_sql("chunk") + _table_sql("title")
 
 
-class Rows:
-    """Documents that each belong to a paper, with the filter fields as arrays."""
-
-    def __init__(self, keys: np.ndarray, paper_ids: np.ndarray, fields: dict[str, np.ndarray]) -> None:
-        self.keys = keys
-        self.paper_ids = paper_ids
-        self.dates = np.asarray(fields["dates"])
-        self.flag_names = [str(name) for name in fields["flag_names"]]
-        self.flags = np.asarray(fields["flags"], dtype=bool)
-
-    def __len__(self) -> int:
-        return len(self.keys)
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        """What `save` writes, and `Rows(keys, paper_ids, fields)` reads back."""
-        names = np.asarray(self.flag_names, dtype=str)
-        return {
-            "keys": self.keys,
-            "paper_ids": self.paper_ids,
-            "dates": self.dates,
-            "flag_names": names,
-            "flags": self.flags,
-        }
-
-    def allowed(self, filters: Filters) -> np.ndarray | None:
-        """The same restriction `store.where_clause` gives Chroma; an unknown date never passes a date filter."""
-        if not filters:
-            return None
-        keep = np.ones(len(self.keys), dtype=bool)
-        if filters.since:
-            keep &= self.dates >= date_int(filters.since)
-        if filters.until:
-            keep &= (self.dates > 0) & (self.dates <= date_int(filters.until))
-        if filters.source:
-            flag = source_flag(filters.source)
-            column = self.flag_names.index(flag) if flag in self.flag_names else None
-            keep &= self.flags[:, column] if column is not None else False
-        return keep
-
-    def best(self, scores: np.ndarray, n: int, filters: Filters, alive: np.ndarray | None = None) -> list[LexicalHit]:
-        """The n best rows with a positive score that pass the filters (and are alive)."""
-        for mask in (self.allowed(filters), alive):
-            if mask is not None:
-                scores = np.where(mask, scores, 0.0)
-        n = min(n, int(np.count_nonzero(scores > 0)))
-        if n == 0:
-            return []
-        top = np.argpartition(-scores, n - 1)[:n]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [LexicalHit(str(self.keys[i]), str(self.paper_ids[i]), float(scores[i])) for i in top]
+def row_values(row: IndexRow) -> tuple[str, str, int, str, str]:
+    """(key, paper_id, date, sources, terms): dates as ints (0 = unknown), source flags as ' src_x ' words."""
+    flags = sorted(name for name, value in row.fields.items() if name.startswith("src_") and value)
+    sources = f" {' '.join(flags)} " if flags else " "
+    return row.key, row.paper_id, int(row.fields.get("date", 0) or 0), sources, " ".join(terms(row.text))
 
 
-def read_rows(rows: Iterable[IndexRow]) -> tuple[Rows, list[list[str]]]:
-    keys, paper_ids, corpus, metas = [], [], [], []
-    for row in rows:
-        keys.append(row.key)
-        paper_ids.append(row.paper_id)
-        corpus.append(terms(row.text))
-        metas.append(row.fields)
-    return Rows(np.asarray(keys, dtype=str), np.asarray(paper_ids, dtype=str), field_arrays(metas)), corpus
+def filter_sql(filters: Filters) -> tuple[str, list[Any]]:
+    """The same restriction `store.where_clause` gives Chroma; an unknown date never passes a date filter."""
+    clauses: list[str] = []
+    args: list[Any] = []
+    if filters.since:
+        clauses.append("r.date >= ?")
+        args.append(date_int(filters.since))
+    if filters.until:
+        clauses.append("r.date > 0 AND r.date <= ?")
+        args.append(date_int(filters.until))
+    if filters.source:
+        clauses.append("instr(r.sources, ?) > 0")
+        args.append(f" {source_flag(filters.source)} ")
+    return "".join(f" AND {clause}" for clause in clauses), args
 
 
-class Bm25Field:
-    """The main part of one index: bm25s over its documents, plus the corpus statistics a
-    delta is scored with."""
+class Field:
+    """One FTS5 index (chunks or titles) inside the index file."""
 
-    def __init__(self, bm25: bm25s.BM25 | None, rows: Rows, stats: CorpusStats | None) -> None:
-        self.bm25 = bm25
-        self.rows = rows
-        self.stats = stats
-
-    @classmethod
-    def build(cls, rows: Iterable[IndexRow]) -> Bm25Field:
-        table, corpus = read_rows(rows)
-        bm25 = None
-        if corpus:
-            bm25 = bm25s.BM25(k1=K1, b=B)
-            bm25.index(corpus, show_progress=False)
-        return cls(bm25, table, CorpusStats.of(corpus))
-
-    def save(self, folder: Path) -> None:
-        folder.mkdir(parents=True)
-        if self.bm25 is not None:
-            self.bm25.save(str(folder / "bm25"), show_progress=False)
-        arrays = self.rows.arrays() | (self.stats.arrays() if self.stats else {})
-        np.savez(folder / "fields.npz", **arrays)  # type: ignore[arg-type]
-
-    @classmethod
-    def load(cls, folder: Path) -> Bm25Field:
-        bm25 = None
-        if (folder / "bm25").is_dir():
-            bm25 = bm25s.BM25.load(str(folder / "bm25"), show_progress=False)
-        with np.load(folder / "fields.npz", allow_pickle=False) as data:
-            fields = {name: data[name] for name in data.files}
-        return cls(bm25, Rows(fields["keys"], fields["paper_ids"], fields), CorpusStats.from_arrays(fields))
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def top(
-        self, query_terms: list[str], n: int, filters: Filters, alive: np.ndarray | None = None
-    ) -> list[LexicalHit]:
-        known = [t for t in query_terms if self.bm25 is not None and t in self.bm25.vocab_dict]
-        if not known or self.bm25 is None:
-            return []
-        scores = np.asarray(self.bm25.get_scores(known), dtype=np.float32)
-        return self.rows.best(scores, n, filters, alive)
-
-
-class DeltaField:
-    """Rows of papers changed since the main part was built, as BM25 postings weighted with
-    the main part's statistics, so a delta score compares with a main score."""
-
-    def __init__(self, rows: Rows, postings: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
-        self.rows = rows
-        self.postings = postings  # term -> (row indexes, BM25 weights)
-
-    @classmethod
-    def build(cls, rows: Iterable[IndexRow], main: CorpusStats) -> DeltaField:
-        table, corpus = read_rows(rows)
-        docs = main.docs + len(corpus)
-        own_df = Counter(term for doc in corpus for term in set(doc))
-        lists: dict[str, tuple[list[int], list[float]]] = {}
-        for row, doc in enumerate(corpus):
-            norm = K1 * (1 - B + B * len(doc) / max(main.avgdl, 1e-9))
-            for term, tf in Counter(doc).items():
-                df = main.df.get(term, 0) + own_df[term]
-                weight = math.log(1 + (docs - df + 0.5) / (df + 0.5)) * tf / (norm + tf)
-                indexes, weights = lists.setdefault(term, ([], []))
-                indexes.append(row)
-                weights.append(weight)
-        postings = {t: (np.asarray(i, dtype=np.int64), np.asarray(w, dtype=np.float32)) for t, (i, w) in lists.items()}
-        return cls(table, postings)
-
-    def save(self, folder: Path) -> None:
-        folder.mkdir(parents=True)
-        terms_ = list(self.postings)
-        sizes = np.asarray([len(self.postings[t][0]) for t in terms_], dtype=np.int64)
-        empty = not terms_
-        arrays = self.rows.arrays() | {
-            "post_terms": np.asarray(terms_, dtype=str),
-            "post_sizes": sizes,
-            "post_rows": np.zeros(0, np.int64) if empty else np.concatenate([self.postings[t][0] for t in terms_]),
-            "post_weights": np.zeros(0, np.float32) if empty else np.concatenate([self.postings[t][1] for t in terms_]),
-        }
-        np.savez(folder / "delta.npz", **arrays)
-
-    @classmethod
-    def load(cls, folder: Path) -> DeltaField:
-        with np.load(folder / "delta.npz", allow_pickle=False) as data:
-            fields = {name: data[name] for name in data.files}
-        bounds = np.concatenate([[0], np.cumsum(fields["post_sizes"])])
-        postings = {
-            str(term): (
-                fields["post_rows"][bounds[i] : bounds[i + 1]],
-                fields["post_weights"][bounds[i] : bounds[i + 1]],
-            )
-            for i, term in enumerate(fields["post_terms"])
-        }
-        return cls(Rows(fields["keys"], fields["paper_ids"], fields), postings)
-
-    def __len__(self) -> int:
-        return len(self.rows)
+    def __init__(self, index: LexicalIndex, name: str) -> None:
+        self.index = index
+        self.name = name
 
     def top(self, query_terms: list[str], n: int, filters: Filters) -> list[LexicalHit]:
-        scores = np.zeros(len(self.rows), dtype=np.float32)
-        for term in query_terms:  # a few terms; each adds its postings at once
-            if term in self.postings:
-                indexes, weights = self.postings[term]
-                np.add.at(scores, indexes, weights)
-        return self.rows.best(scores, n, filters)
-
-
-class Segmented:
-    """One searchable index: the main part with the rows of changed papers masked out, plus
-    the delta holding those papers' current rows."""
-
-    def __init__(self, main: Bm25Field, delta: DeltaField | None = None, dead: np.ndarray | None = None) -> None:
-        self.main = main
-        self.delta = delta
-        self.dead = dead if dead is not None else np.zeros(0, dtype=str)  # paper ids masked in main
-        self.alive = ~np.isin(main.rows.paper_ids, self.dead) if len(self.dead) else None
-
-    def top(self, query_terms: list[str], n: int, filters: Filters) -> list[LexicalHit]:
-        hits = self.main.top(query_terms, n, filters, self.alive)
-        if self.delta is not None:
-            hits = sorted([*hits, *self.delta.top(query_terms, n, filters)], key=lambda h: -h.score)[:n]
-        return hits
+        if not query_terms or n <= 0:
+            return []
+        match = " OR ".join(f'"{term}"' for term in query_terms)
+        where, args = filter_sql(filters)
+        sql = (
+            f"SELECT r.key, r.paper_id, bm25({self.name}_fts) FROM {self.name}_fts "
+            f"JOIN {self.name}_rows r ON r.id = {self.name}_fts.rowid "
+            f"WHERE {self.name}_fts MATCH ?{where} ORDER BY bm25({self.name}_fts) LIMIT ?"
+        )
+        rows = self.index.read(sql, [match, *args, n])
+        return [LexicalHit(str(key), str(pid), -float(score)) for key, pid, score in rows]
 
     def live_keys(self) -> list[str]:
-        """Every row that counts, main and delta."""
-        main = self.main.rows.keys if self.alive is None else self.main.rows.keys[self.alive]
-        return [*map(str, main), *(map(str, self.delta.rows.keys) if self.delta else [])]
+        return [str(key) for (key,) in self.index.read(f"SELECT key FROM {self.name}_rows", [])]
 
     def __len__(self) -> int:
-        main = len(self.main) if self.alive is None else int(self.alive.sum())
-        return main + (len(self.delta) if self.delta else 0)
+        return int(self.index.read(f"SELECT count(*) FROM {self.name}_rows", [])[0][0])
 
 
-def field_arrays(metas: list[dict[str, Any]]) -> dict[str, np.ndarray]:
-    """Dates as ints (0 = unknown) and one boolean column per source flag."""
-    names = sorted({key for meta in metas for key in meta if key.startswith("src_")})
-    flags = np.zeros((len(metas), len(names)), dtype=bool)
-    for row, meta in enumerate(metas):
-        for column, name in enumerate(names):
-            flags[row, column] = bool(meta.get(name, False))
-    dates = np.asarray([int(meta.get("date", 0)) for meta in metas], dtype=np.int64)
-    return {"dates": dates, "flag_names": np.asarray(names, dtype=str), "flags": flags}
+class IndexDamaged(Exception):
+    """The index file cannot be read as it should: it is rebuilt from the store."""
+
+
+def connect(path: Path | None, writable: bool) -> sqlite3.Connection:
+    if path is None:
+        conn = sqlite3.connect(":memory:", check_same_thread=False)
+    elif writable:
+        conn = sqlite3.connect(str(path), timeout=BUSY_MS / 1000, check_same_thread=False)
+    else:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_MS / 1000, check_same_thread=False)
+    conn.isolation_level = None  # transactions are explicit (BEGIN IMMEDIATE ... COMMIT)
+    return conn
+
+
+def can_write(path: Path) -> bool:
+    folder = path.parent
+    if path.exists():
+        return os.access(path, os.W_OK) and os.access(folder, os.W_OK)
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return os.access(folder, os.W_OK)
+
+
+def _damage(exc: sqlite3.Error) -> Exception:
+    """A busy database is worth a clear message; anything else means the file is unusable."""
+    text = str(exc)
+    if isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
+        return PaperbotError(f"the keyword index is busy (another process holds it): {text}; try again")
+    return IndexDamaged(text)
 
 
 class LexicalIndex:
-    def __init__(self, root: Path, chunks: Segmented, titles: Segmented, generation: str) -> None:
-        self.root = root
-        self.chunks = chunks
-        self.titles = titles
-        self.generation = generation
+    """The open index file (or an in-memory copy) and the library revision it shows."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path | None, home: Path) -> None:
+        self.conn = conn
+        self.path = path
+        self.home = home
+        self._lock = threading.Lock()  # one sqlite3 connection, shared by the bot's worker threads
+        self.chunks = Field(self, "chunk")
+        self.titles = Field(self, "title")
+        self.file_id = _file_id(path)
+        self.meta = self.read_meta()
+        self.revision = int(self.meta.get("revision", 0))
+
+    # ---- reading -----------------------------------------------------------
+
+    def read(self, sql: str, args: Sequence[Any]) -> list[tuple[Any, ...]]:
+        with self._lock:
+            try:
+                return self.conn.execute(sql, list(args)).fetchall()
+            except sqlite3.Error as exc:
+                raise _damage(exc) from exc
+
+    def read_meta(self) -> dict[str, str]:
+        return {str(k): str(v) for k, v in self.read("SELECT key, value FROM meta", [])}
+
+    def committed(self, paper_ids: Sequence[str]) -> set[str]:
+        """The papers among these whose batch has committed (what search may show)."""
+        found: set[str] = set()
+        for start in range(0, len(paper_ids), INSERT_PAGE):
+            page = list(paper_ids[start : start + INSERT_PAGE])
+            marks = ",".join("?" * len(page))
+            found.update(str(k) for (k,) in self.read(f"SELECT key FROM title_rows WHERE key IN ({marks})", page))
+        return found
+
+    def current(self, store_token: str | None = None) -> bool:
+        """One stat and one read: False once another process has changed the library (or
+        replaced the file), so the caller reopens the store and the index."""
+        if self.path is None:  # in memory: until the home can hold a file again
+            return not can_write(self.home / "lexical") or writer_active(self.home)
+        if _file_id(self.path) != self.file_id:
+            return False
+        try:
+            meta = self.read_meta()
+        except IndexDamaged:
+            return False
+        if store_token is not None and meta.get("store_token") != store_token:
+            return False
+        return int(meta.get("revision", 0)) == self.revision
+
+    def problem(self, counts: tuple[int, int], store_token: str | None, locked: bool) -> str | None:
+        """Why this index cannot be trusted for the store as it is, or None."""
+        meta = self.meta
+        if meta.get("version") != str(SCHEMA_VERSION):
+            return "written by another version"
+        if meta.get("writing") == "1":
+            if not locked and writer_active(self.home):
+                return None  # a writer is at work; its commit brings the index up to date
+            return "left unfinished by a writer that stopped"
+        if (int(meta.get("papers", -1)), int(meta.get("chunks", -1))) != counts:
+            return "out of step with the store"
+        if store_token is not None and meta.get("store_token") != store_token:
+            return "changed by another process"
+        return None
+
+    # ---- writing (the caller holds the writer lock) -------------------------
+
+    def begin_write(self) -> None:
+        self._execute_in_transaction(lambda c: c.execute("UPDATE meta SET value = '1' WHERE key = 'writing'"))
+
+    def commit_changes(
+        self, chunk_rows: Iterable[IndexRow], title_rows: Iterable[IndexRow], changed: set[str], token: str | None
+    ) -> None:
+        """The changed papers' rows (rows of written papers replace theirs; removed papers
+        have none), the counts, `writing = 0` and the next revision, in one transaction."""
+
+        def apply(conn: sqlite3.Connection) -> None:
+            ids = sorted(changed)
+            for start in range(0, len(ids), INSERT_PAGE):
+                page = ids[start : start + INSERT_PAGE]
+                marks = ",".join("?" * len(page))
+                conn.execute(f"DELETE FROM chunk_rows WHERE paper_id IN ({marks})", page)
+                conn.execute(f"DELETE FROM title_rows WHERE paper_id IN ({marks})", page)
+            insert_rows(conn, "chunk", chunk_rows)
+            insert_rows(conn, "title", title_rows)
+            write_meta(conn, self.revision + 1, token)
+
+        self._execute_in_transaction(apply)
+        self.meta = self.read_meta()
+        self.revision = int(self.meta["revision"])
+
+    def _execute_in_transaction(self, work: Callable[[sqlite3.Connection], object]) -> None:
+        with self._lock:
+            try:
+                self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    work(self.conn)
+                except BaseException:
+                    self.conn.execute("ROLLBACK")
+                    raise
+                self.conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if _storage_full(exc):
+                    raise PaperbotError(f"cannot write the keyword index in {self.path}: {exc}") from None
+                raise _damage(exc) from exc
+
+    def close(self) -> None:
+        with self._lock:
+            self.conn.close()
+
+    # ---- opening and rebuilding ---------------------------------------------
 
     @classmethod
-    def open(cls, root: Path, store: ChromaStore) -> LexicalIndex:
-        manifest = read_manifest(root)
-        papers, chunks = store.counts()
-        current, delta = manifest.get("generation"), manifest.get("delta")
-        fresh = not manifest.get("stale") and manifest.get("papers") == papers and manifest.get("chunks") == chunks
-        if current and fresh and (root / current).is_dir() and (not delta or (root / delta).is_dir()):
-            return cls.load(root, current, delta)
-        if current:
-            log.info("lexical index out of step with the store; rebuilding")
-        return cls.rebuild(root, store)
+    def open(cls, path: Path, home: Path, store: ChromaStore, *, locked: bool = False) -> LexicalIndex:
+        """The index at `path`, rebuilt from the store first when it cannot be trusted.
+        `locked`: the caller holds the writer lock (so no other writer is at work)."""
+        token = store.revision_token()
+        index: LexicalIndex | None = None
+        problem: str | None = "missing"
+        if path.exists():
+            try:
+                index = cls(connect(path, can_write(path)), path, home)
+                problem = index.problem(store.counts(), token, locked)
+            except IndexDamaged as exc:
+                problem = f"damaged ({exc})"
+        if index is not None and problem is None:
+            return index
+        if path.exists():
+            log.warning("keyword index %s: %s; rebuilding it from the store", path, problem)
+        revision = index.revision if index is not None else 0
+        if index is not None:
+            index.close()
+        return cls.rebuild(path, home, store, locked=locked, revision=revision + 1)
 
     @classmethod
-    def load(cls, root: Path, generation: str, delta: str | None) -> LexicalIndex:
-        main_chunks, main_titles = (
-            Bm25Field.load(root / generation / "chunks"),
-            Bm25Field.load(root / generation / "titles"),
-        )
-        if not delta:
-            return cls(root, Segmented(main_chunks), Segmented(main_titles), generation)
-        dead = np.load(root / delta / "dead.npy", allow_pickle=False)
-        chunks = Segmented(main_chunks, DeltaField.load(root / delta / "chunks"), dead)
-        titles = Segmented(main_titles, DeltaField.load(root / delta / "titles"), dead)
-        return cls(root, chunks, titles, generation)
+    def rebuild(cls, path: Path, home: Path, store: ChromaStore, *, locked: bool, revision: int = 1) -> LexicalIndex:
+        """A new file from the store, swapped in atomically; in memory when the home cannot
+        be written or another writer is at work (it will bring the file up to date)."""
+        if not can_write(path):
+            return cls.in_memory(store, home)
+        with contextlib.ExitStack() as stack:
+            if not locked:
+                from assistant.writelock import LibraryBusy, writer_lock
+
+                try:
+                    stack.enter_context(writer_lock(home, wait=False))
+                except LibraryBusy:
+                    return cls.in_memory(store, home)
+            build_file(path, store, revision)
+        return cls(connect(path, True), path, home)
 
     @classmethod
-    def rebuild(cls, root: Path, store: ChromaStore) -> LexicalIndex:
-        chunks = Bm25Field.build(store.chunk_rows())
-        titles = Bm25Field.build(store.title_rows())
-        generation = f"gen-{time.time_ns()}"
-        with written(root / generation):
-            chunks.save(root / generation / "chunks")
-            titles.save(root / generation / "titles")
-        write_manifest(root, {"generation": generation, "papers": len(titles), "chunks": len(chunks)})
-        cls.remove_others(root, {generation})
-        return cls(root, Segmented(chunks), Segmented(titles), generation)
-
-    def updated(self, store: ChromaStore, changed: set[str], removed: set[str]) -> LexicalIndex:
-        """This index (in step with the store before a change) brought in step after it:
-        `changed` papers were written, `removed` ones deleted. Small changes go to the delta."""
-        main_stats, title_stats = self.chunks.main.stats, self.titles.main.stats
-        if main_stats is None or title_stats is None:
-            return self.rebuild(self.root, store)
-        old_delta = set(map(str, self.chunks.delta.rows.paper_ids)) if self.chunks.delta else set()
-        papers = sorted((old_delta | changed) - removed)
-        rows = list(store.chunk_rows(papers))
-        if len(rows) > DELTA_SHARE * max(len(self.chunks.main), 1):
-            return self.rebuild(self.root, store)
-        dead = np.union1d(self.chunks.dead, np.asarray(sorted(changed | removed), dtype=str))
-        chunk_delta = DeltaField.build(rows, main_stats)
-        title_delta = DeltaField.build(store.title_rows(papers), title_stats)
-        name = f"delta-{time.time_ns()}"
-        with written(self.root / name):
-            chunk_delta.save(self.root / name / "chunks")
-            title_delta.save(self.root / name / "titles")
-            np.save(self.root / name / "dead.npy", dead)
-        chunks = Segmented(self.chunks.main, chunk_delta, dead)
-        titles = Segmented(self.titles.main, title_delta, dead)
-        write_manifest(
-            self.root, {"generation": self.generation, "delta": name, "papers": len(titles), "chunks": len(chunks)}
-        )
-        self.remove_others(self.root, {self.generation, name})
-        return LexicalIndex(self.root, chunks, titles, self.generation)
-
-    @staticmethod
-    def remove_others(root: Path, keep: set[str]) -> None:
-        for old in [*root.glob("gen-*"), *root.glob("delta-*")]:
-            if old.name not in keep:
-                shutil.rmtree(old, ignore_errors=True)
-
-    @staticmethod
-    def mark_stale(root: Path) -> None:
-        """Called before the store changes: if the run dies, the next open rebuilds."""
-        manifest = read_manifest(root)
-        if manifest:
-            write_manifest(root, manifest | {"stale": True})
+    def in_memory(cls, store: ChromaStore, home: Path) -> LexicalIndex:
+        conn = connect(None, True)
+        fill(conn, store, 0)
+        return cls(conn, None, home)
 
 
-@contextmanager
-def written(folder: Path) -> Iterator[None]:
-    """A new index folder, removed again (with one clear error) if the disk refuses it; the
-    manifest still points at the old index, marked stale."""
+def _file_id(path: Path | None) -> tuple[int, int] | None:
+    if path is None:
+        return None
     try:
-        yield
-    except OSError as exc:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise PaperbotError(f"cannot write the keyword index in {folder.parent}: {exc.strerror or exc}") from None
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
 
 
-def read_manifest(root: Path) -> dict[str, Any]:
+def _storage_full(exc: sqlite3.Error) -> bool:
+    return any(marker in str(exc) for marker in ("disk I/O error", "full", "readonly", "File too large"))
+
+
+def insert_rows(conn: sqlite3.Connection, name: str, rows: Iterable[IndexRow]) -> None:
+    sql = f"INSERT OR REPLACE INTO {name}_rows(key, paper_id, date, sources, terms) VALUES (?, ?, ?, ?, ?)"
+    conn.executemany(sql, (row_values(row) for row in rows))
+
+
+def write_meta(conn: sqlite3.Connection, revision: int, token: str | None) -> None:
+    papers = conn.execute("SELECT count(*) FROM title_rows").fetchone()[0]
+    chunks = conn.execute("SELECT count(*) FROM chunk_rows").fetchone()[0]
+    values = {"version": SCHEMA_VERSION, "revision": revision, "writing": 0, "papers": papers, "chunks": chunks}
+    values["store_token"] = token or ""
+    conn.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", [(k, str(v)) for k, v in values.items()])
+
+
+def fill(conn: sqlite3.Connection, store: ChromaStore, revision: int) -> None:
+    token = store.revision_token()  # read first: a change after it makes the index look stale, never fresh
+    conn.executescript(SCHEMA)
+    conn.execute("BEGIN")
+    insert_rows(conn, "chunk", store.chunk_rows())
+    insert_rows(conn, "title", store.title_rows())
+    write_meta(conn, revision, token)
+    conn.execute("COMMIT")
+
+
+def build_file(path: Path, store: ChromaStore, revision: int) -> None:
+    """Built beside the old file and swapped in, so a crash mid-build leaves a file that is
+    either the old one or complete."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    tmp.unlink(missing_ok=True)
     try:
-        data = json.loads((root / "manifest.json").read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def write_manifest(root: Path, data: dict[str, Any]) -> None:
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = root / "manifest.json.tmp"
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, root / "manifest.json")
+        conn = connect(tmp, True)
+        try:
+            fill(conn, store, revision)
+        finally:
+            conn.close()
+        os.replace(tmp, path)
+    except (OSError, sqlite3.Error) as exc:
+        tmp.unlink(missing_ok=True)
+        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+        raise PaperbotError(f"cannot write the keyword index in {path.parent}: {reason or exc}") from None

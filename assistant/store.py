@@ -8,11 +8,17 @@ interrupted ingest leaves no record and the paper is simply written again next t
 
 from __future__ import annotations
 
+import atexit
 import errno
 import functools
 import logging
+import os
+import shutil
+import tempfile
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlparse
 
@@ -31,6 +37,9 @@ R = TypeVar("R")
 PAGE = 5000
 # How a full or read-only disk shows through Chroma's SQLite (its errors carry no errno).
 _STORAGE_FAILURES = ("disk I/O error", "disk is full", "readonly database", "No space left", "File too large")
+# How a damaged chroma.sqlite3 shows (SQLite codes 11 and 26).
+_DAMAGE = ("disk image is malformed", "file is not a database", "database corruption")
+REVISION_ID = "revision"
 
 
 def storage_error(exc: BaseException) -> bool:
@@ -84,6 +93,21 @@ class PaperWrite:
     vectors: np.ndarray
 
 
+def stored_paper(pid: str, meta: dict[str, Any]) -> StoredPaper:
+    return StoredPaper(pid, str(meta["content_hash"]), str(meta["title_key"]), str(meta.get("chunking", "")))
+
+
+def index_rows(writes: Sequence[PaperWrite]) -> tuple[list[IndexRow], list[IndexRow]]:
+    """The keyword index's rows for what was written: (chunk rows, title rows)."""
+    chunks = [
+        IndexRow(chunk.id, item.paper.id, chunk.text, chunk_metadata(item.paper, chunk))
+        for item in writes
+        for chunk in item.chunks
+    ]
+    titles = [IndexRow(item.paper.id, item.paper.id, item.paper.title, _paper_metadata(item.paper)) for item in writes]
+    return chunks, titles
+
+
 def chunk_metadata(paper: Paper, chunk: Chunk) -> dict[str, Any]:
     meta: dict[str, Any] = {"paper_id": paper.id, "chunk": chunk.index, "title": paper.title}
     meta["text_hash"] = chunk.text_hash()
@@ -103,16 +127,80 @@ def where_clause(filters: Filters) -> dict[str, Any] | None:
     return clauses[0] if clauses else None
 
 
+def damaged(exc: BaseException) -> bool:
+    return any(marker in str(exc) for marker in _DAMAGE)
+
+
+def damage_error(path: Path, exc: BaseException) -> PaperbotError:
+    return PaperbotError(
+        f"the library's store {path / 'chroma.sqlite3'} is damaged ({exc}): nothing was changed; restore "
+        f"{path} from a backup, or move it away and ingest your files again (`paperbot health` shows the state)"
+    )
+
+
 def make_client(settings: Settings) -> Any:
+    if settings.chroma.url is None:
+        return embedded_client(settings.home / "chroma")
+    return server_client(settings)
+
+
+def embedded_client(path: Path) -> Any:
+    """A PersistentClient on `path`; on a snapshot copy when `path` cannot be written, because
+    Chroma writes into chroma.sqlite3 whenever a client starts (its `acquire_write` lock row)."""
     import chromadb
     from chromadb.config import Settings as ChromaConfig
 
-    config = ChromaConfig(anonymized_telemetry=False)
-    if settings.chroma.url is None:
-        path = settings.home / "chroma"
+    try:
         path.mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(path), settings=config)
-    url = urlparse(settings.chroma.url)
+    except OSError as exc:
+        raise PaperbotError(f"cannot create the library in {path}: {exc.strerror or exc}") from None
+    opened = path if writable(path) else read_only_copy(path)
+    try:
+        return chromadb.PersistentClient(path=str(opened), settings=ChromaConfig(anonymized_telemetry=False))
+    except Exception as exc:
+        if damaged(exc):
+            raise damage_error(path, exc) from None
+        if storage_error(exc):
+            raise PaperbotError(f"cannot open the library in {path}: {exc}") from None
+        raise
+
+
+def writable(path: Path) -> bool:
+    files = [path, *(p for p in path.rglob("*"))] if path.exists() else [path.parent]
+    return all(os.access(p, os.W_OK) for p in files[:64])  # the folder, the sqlite file, the first segments
+
+
+def read_only_copy(path: Path) -> Path:
+    """A private copy of a read-only library, removed at exit: reading needs no write access."""
+    copy = Path(tempfile.mkdtemp(prefix="paperbot-readonly-")) / "chroma"
+    atexit.register(shutil.rmtree, copy.parent, True)
+    log.info("%s is read-only: reading from a private copy", path)
+    try:
+        shutil.copytree(path, copy, copy_function=shutil.copyfile)
+        for item in [copy, *copy.rglob("*")]:  # copytree keeps the folders' read-only modes
+            item.chmod(item.stat().st_mode | 0o700 if item.is_dir() else 0o600)
+    except OSError as exc:
+        raise PaperbotError(f"cannot read the library in {path}: {exc.strerror or exc}") from None
+    return copy
+
+
+def forget_client(settings: Settings) -> None:
+    """Drop this process's cached embedded Chroma for the home, so the next client reads the
+    files afresh: an embedded client keeps its vector index in memory and never sees
+    vectors another process wrote. Clients of this process on the same path move to the
+    new one with it."""
+    if settings.chroma.url is not None:
+        return
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    SharedSystemClient._identifier_to_system.pop(str(settings.home / "chroma"), None)
+
+
+def server_client(settings: Settings) -> Any:
+    import chromadb
+    from chromadb.config import Settings as ChromaConfig
+
+    url = urlparse(settings.chroma.url or "")
     # A server started beside the bot (docker compose) may still be starting: retry with backoff.
     connect = backoff(settings.chroma.retries, Exception)  # chromadb raises plain ValueError/ConnectionError variants
     try:
@@ -121,7 +209,7 @@ def make_client(settings: Settings) -> Any:
             host=url.hostname or "localhost",
             port=url.port or (443 if url.scheme == "https" else 8000),
             ssl=url.scheme == "https",
-            settings=config,
+            settings=ChromaConfig(anonymized_telemetry=False),
         )
     except Exception as exc:
         raise PaperbotError(f"cannot reach the Chroma server at {settings.chroma.url}: {exc}") from None
@@ -158,9 +246,31 @@ class Guarded:
         return call
 
 
+class Checked:
+    """An embedded Chroma collection whose calls turn a damaged chroma.sqlite3 into one clear error."""
+
+    def __init__(self, collection: Any, path: Path) -> None:
+        self._collection = collection
+        self._path = path
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._collection, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(*args, **kwargs)
+            except Exception as exc:
+                if damaged(exc):
+                    raise damage_error(self._path, exc) from None
+                raise
+
+        return call
+
+
 class ChromaStore:
     def __init__(self, settings: Settings, embedder_name: str) -> None:
         self.client = make_client(settings)
+        self.path = settings.home / "chroma"
         self.url = settings.chroma.url
         self.retries = settings.chroma.retries
         self.embedder_name = embedder_name
@@ -168,18 +278,54 @@ class ChromaStore:
         prefix = settings.chroma.collection
         self.chunks = self._collection(f"{prefix}-chunks")
         self.papers = self._collection(f"{prefix}-papers")
+        self.meta = self._collection(f"{prefix}-meta") if self.url else None
         self.max_batch = int(self.client.get_max_batch_size())
 
     def _collection(self, name: str) -> Any:
+        """Looked up first, created only when missing: a reader never writes collection metadata."""
         metadata = {"hnsw:space": "cosine", "embedder": self.embedder_name}
-        collection = self.client.get_or_create_collection(name, metadata=metadata, embedding_function=None)
+        try:
+            collection = self.client.get_collection(name, embedding_function=None)
+        except Exception as exc:
+            if damaged(exc):
+                raise damage_error(self.path, exc) from None
+            collection = self._create(name, metadata)
         built_with = (collection.metadata or {}).get("embedder")
         if built_with != self.embedder_name:
             raise PaperbotError(
                 f"the library was embedded with {built_with}, not {self.embedder_name}: "
                 "use another PAPERBOT_HOME or collection for a different embedding model"
             )
-        return collection if self.url is None else Guarded(collection, self.url, self.retries)
+        return Checked(collection, self.path) if self.url is None else Guarded(collection, self.url, self.retries)
+
+    def _create(self, name: str, metadata: dict[str, Any]) -> Any:
+        try:
+            return self.client.get_or_create_collection(name, metadata=metadata, embedding_function=None)
+        except Exception as exc:
+            if damaged(exc):
+                raise damage_error(self.path, exc) from None
+            if storage_error(exc):
+                raise PaperbotError(f"cannot write the library in {self.path} (disk full or not writable)") from None
+            raise
+
+    # ---- revision (server mode) ------------------------------------------------
+
+    def revision_token(self) -> str | None:
+        """Server mode: a token every committed change replaces, so processes with other homes
+        see that their keyword index is stale. Embedded mode: None (the home's index file
+        carries the revision)."""
+        if self.meta is None:
+            return None
+        page = self.meta.get(ids=[REVISION_ID], include=["metadatas"])
+        return str(page["metadatas"][0]["token"]) if page["ids"] else ""
+
+    @writing
+    def new_revision_token(self) -> str | None:
+        if self.meta is None:
+            return None
+        token = uuid.uuid4().hex
+        self.meta.upsert(ids=[REVISION_ID], embeddings=[[1.0]], metadatas=[{"token": token}])
+        return token
 
     # ---- reading -------------------------------------------------------------
 
@@ -195,27 +341,43 @@ class ChromaStore:
     def stored_papers(self) -> dict[str, StoredPaper]:
         found: dict[str, StoredPaper] = {}
         for page in self._pages(self.papers, ["metadatas"]):
-            self._add_stored(found, page)
+            for pid, meta in zip(page["ids"], page["metadatas"], strict=True):
+                found[pid] = stored_paper(pid, meta)
         return found
 
-    def stored_matching(self, ids: Sequence[str], title_keys: Sequence[str]) -> dict[str, StoredPaper]:
-        """Stored papers with one of these ids or title keys: what ingest compares a batch with,
-        without reading the whole library."""
+    def stored_matching(
+        self, ids: Sequence[str], title_keys: Sequence[str]
+    ) -> tuple[dict[str, StoredPaper], dict[str, Paper]]:
+        """Stored papers with one of these ids or title keys, and their records: what ingest
+        compares a batch with, without reading the whole library."""
         found: dict[str, StoredPaper] = {}
+        records: dict[str, Paper] = {}
         for start in range(0, len(ids), PAGE):
-            self._add_stored(found, self.papers.get(ids=list(ids[start : start + PAGE]), include=["metadatas"]))
+            page = self.papers.get(ids=list(ids[start : start + PAGE]), include=["metadatas", "documents"])
+            self._add_stored(found, records, page)
         keys = sorted(set(title_keys))
         for start in range(0, len(keys), PAGE):
             where = {"title_key": {"$in": keys[start : start + PAGE]}}
-            self._add_stored(found, self.papers.get(where=where, include=["metadatas"]))
-        return found
+            self._add_stored(found, records, self.papers.get(where=where, include=["metadatas", "documents"]))
+        return found, records
+
+    def stored_chunks(self, paper_ids: Sequence[str]) -> tuple[dict[str, np.ndarray], dict[str, list[str]]]:
+        """The chunks these papers have in the store: vectors by text hash (so unchanged text
+        is never embedded again) and chunk ids by paper (to remove the ones a rewrite drops)."""
+        vectors: dict[str, np.ndarray] = {}
+        chunk_ids: dict[str, list[str]] = {}
+        for where in _paper_filters(paper_ids):
+            page = self.chunks.get(where=where, include=["metadatas", "embeddings"])
+            for cid, meta, vector in zip(page["ids"], page["metadatas"], page["embeddings"], strict=True):
+                vectors[str(meta["text_hash"])] = np.asarray(vector, dtype=np.float32)
+                chunk_ids.setdefault(str(meta["paper_id"]), []).append(cid)
+        return vectors, chunk_ids
 
     @staticmethod
-    def _add_stored(found: dict[str, StoredPaper], page: Any) -> None:
-        for pid, meta in zip(page["ids"], page["metadatas"], strict=True):
-            found[pid] = StoredPaper(
-                pid, str(meta["content_hash"]), str(meta["title_key"]), str(meta.get("chunking", ""))
-            )
+    def _add_stored(found: dict[str, StoredPaper], records: dict[str, Paper], page: Any) -> None:
+        for pid, meta, doc in zip(page["ids"], page["metadatas"], page["documents"], strict=True):
+            found[pid] = stored_paper(pid, meta)
+            records[pid] = Paper.from_json(doc)
 
     def get_papers(self, ids: Sequence[str]) -> dict[str, Paper]:
         found: dict[str, Paper] = {}
@@ -235,12 +397,6 @@ class ChromaStore:
         page = self.chunks.get(where={"paper_id": {"$in": list(paper_ids)}}, include=["metadatas", "embeddings"])
         yield from zip(page["metadatas"], page["embeddings"], strict=True)
 
-    def chunk_vectors(self, paper_ids: Sequence[str]) -> dict[str, np.ndarray]:
-        """Stored vectors by text hash, so unchanged chunk text is never embedded again."""
-        return {
-            str(meta["text_hash"]): np.asarray(vector, dtype=np.float32) for meta, vector in self._chunks_of(paper_ids)
-        }
-
     def chunk_rows(self, paper_ids: Sequence[str] | None = None) -> Iterator[IndexRow]:
         """Chunk texts and filter fields (of every chunk, or of these papers' chunks): what the
         lexical index is built from."""
@@ -248,6 +404,11 @@ class ChromaStore:
             for page in self._pages(self.chunks, ["metadatas", "documents"], where):
                 for cid, meta, doc in zip(page["ids"], page["metadatas"], page["documents"], strict=True):
                     yield IndexRow(cid, str(meta["paper_id"]), doc, meta)
+
+    def chunk_papers(self) -> Iterator[tuple[str, str]]:
+        """(chunk id, paper id) of every chunk, without texts or vectors."""
+        for page in self._pages(self.chunks, ["metadatas"]):
+            yield from ((cid, str(meta["paper_id"])) for cid, meta in zip(page["ids"], page["metadatas"], strict=True))
 
     def title_rows(self, paper_ids: Sequence[str] | None = None) -> Iterator[IndexRow]:
         if paper_ids is not None:
@@ -308,8 +469,9 @@ class ChromaStore:
     # ---- writing -------------------------------------------------------------
 
     @writing
-    def write(self, writes: Sequence[PaperWrite]) -> None:
-        """Chunks first, stale chunks removed, then the paper records that mark completion."""
+    def write(self, writes: Sequence[PaperWrite], stale: Sequence[str] = ()) -> None:
+        """Chunks first, `stale` chunks (of these papers, no longer wanted) removed, then the
+        paper records that mark completion."""
         ids, vectors, docs, metas = [], [], [], []
         for item in writes:
             for chunk, vector in zip(item.chunks, item.vectors, strict=True):
@@ -318,7 +480,8 @@ class ChromaStore:
                 docs.append(chunk.text)
                 metas.append(chunk_metadata(item.paper, chunk))
         self._upsert(self.chunks, ids, vectors, docs, metas)
-        self._delete_stale_chunks(writes)
+        for start in range(0, len(stale), PAGE):
+            self.chunks.delete(ids=list(stale[start : start + PAGE]))
         self._upsert(
             self.papers,
             [item.paper.id for item in writes],
@@ -336,17 +499,6 @@ class ChromaStore:
                 documents=docs[start:end],
                 metadatas=metas[start:end],
             )
-
-    def _delete_stale_chunks(self, writes: Sequence[PaperWrite]) -> None:
-        """Chunks of these papers left by an older version (or an interrupted run)."""
-        keep = {chunk.id for item in writes for chunk in item.chunks}
-        paper_ids = [item.paper.id for item in writes]
-        for start in range(0, len(paper_ids), PAGE):
-            where = {"paper_id": {"$in": paper_ids[start : start + PAGE]}}
-            existing = self.chunks.get(where=where, include=[])["ids"]
-            stale = [cid for cid in existing if cid not in keep]
-            if stale:
-                self.chunks.delete(ids=stale)
 
     @writing
     def delete(self, paper_ids: Sequence[str]) -> None:

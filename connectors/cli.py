@@ -31,6 +31,8 @@ from assistant.models import Answer, Filters, Paper, ScoredPaper
 from assistant.settings import load_settings
 from assistant.sources import FORMATS
 from assistant.summary import Summary, markdown
+from connectors.cli_library import NoWaitOpt
+from connectors.cli_library import register as register_library
 from connectors.common import make_filters
 from connectors.terminal_text import escape, printable  # control characters never reach the terminal
 
@@ -307,11 +309,12 @@ def ingest(
         str | None, typer.Option("--format", help=f"Skip detection and read as: {', '.join(FORMATS)}.")
     ] = None,
     as_json: JsonOpt = False,
+    no_wait: NoWaitOpt = False,
 ) -> None:
     """Add papers to the library. Re-running on unchanged files changes nothing."""
     engine = Engine(load_settings())
     with progress_bar("embedding papers", as_json) as (advance, set_total):
-        report, seconds = engine.ingest(paths, fmt, advance, total=set_total)
+        report, seconds = engine.ingest(paths, fmt, advance, total=set_total, wait=not no_wait, notify=err.print)
     if as_json:
         emit_json(report.to_dict() | {"seconds": round(seconds, 3)})
     else:
@@ -504,9 +507,10 @@ def paper(
 def delete(
     paper_ids: Annotated[list[str], typer.Argument(help="Ids of the papers to remove, as search prints them.")],
     as_json: JsonOpt = False,
+    no_wait: NoWaitOpt = False,
 ) -> None:
     """Remove papers from the library (vectors, records and the keyword index)."""
-    removed = Engine(load_settings()).delete(paper_ids)
+    removed = Engine(load_settings()).delete(paper_ids, wait=not no_wait, notify=err.print)
     if as_json:
         emit_json({"deleted": [{"paper_id": p.id, "title": p.title} for p in removed]})
         return
@@ -568,19 +572,6 @@ def discord() -> None:
 
 @app.command()
 @handle_errors
-def health(as_json: JsonOpt = False) -> None:
-    """Exit 0 when the settings load and the library (embedded or Chroma server) answers."""
-    settings = load_settings()
-    papers, chunks = Engine(settings).store.counts()
-    status = {"ok": True, "papers": papers, "chunks": chunks, "chroma": settings.chroma.url or "embedded"}
-    if as_json:
-        emit_json(status)
-    else:
-        out.print(f"ok: {papers} papers, {chunks} chunks ({status['chroma']})")
-
-
-@app.command()
-@handle_errors
 def config(as_json: JsonOpt = False) -> None:
     """Print the effective settings (secrets masked) and where they come from."""
     view = load_settings().public_view()
@@ -609,6 +600,9 @@ for command_group in (cli_eval, cli_fetch):
 
 def main() -> None:
     app()
+
+
+register_library(app)
 
 
 if __name__ == "__main__":

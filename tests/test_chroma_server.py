@@ -188,3 +188,19 @@ def test_a_server_that_starts_late_is_waited_for(tmp_path: Path, data: Path) -> 
     finally:
         starter.join(timeout=START_TIMEOUT + 5)
         server.stop()
+
+
+def test_engines_with_other_homes_see_each_others_changes_at_the_next_question(
+    chroma_url: str, tmp_path: Path, data: Path
+) -> None:
+    first = server_engine(tmp_path / "a", chroma_url, "shared")
+    second = server_engine(tmp_path / "b", chroma_url, "shared")
+    first.ingest([data / "plain.jsonl"])
+    assert second.search("kelp forests night", k=3, mode="bm25") == [] or all(
+        r.paper.title != "Kelp Forests at Night" for r in second.search("kelp forests night", k=3, mode="bm25")
+    )
+    first.ingest([data / "plain.csv"])  # the second engine's keyword index is now stale
+    for mode in ("bm25", "hybrid"):
+        assert second.search("kelp forests night", k=1, mode=mode)[0].paper.title == "Kelp Forests at Night"
+    second.delete([second.search("kelp forests night", k=1)[0].paper.id])
+    assert "Kelp Forests at Night" not in {r.paper.title for r in first.search("kelp forests night", k=5)}

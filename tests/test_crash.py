@@ -80,7 +80,8 @@ def assert_complete(engine: Engine) -> None:
         by_paper[paper_id].append(int(index))
     assert set(by_paper) == set(papers)  # no orphaned chunks, no paper without chunks
     assert all(sorted(indexes) == list(range(len(indexes))) for indexes in by_paper.values())
-    lexical = LexicalIndex.open(engine.lexical_root, engine.store)
+    lexical = LexicalIndex.open(engine.library.index_path, engine.settings.home, engine.store)
+    assert lexical.meta["writing"] == "0"
     assert sorted(lexical.chunks.live_keys()) == sorted(ids)
     assert sorted(lexical.titles.live_keys()) == sorted(papers)
 

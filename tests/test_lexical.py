@@ -1,5 +1,5 @@
-"""The BM25 side against a real embedded Chroma: filters agree with the store, ingest and
-delete keep both indexes in step, and a stale or missing index is rebuilt."""
+"""The keyword (FTS5) side against a real embedded Chroma: filters agree with the store, ingest
+and delete keep both indexes in step, and a stale, missing or damaged index is rebuilt."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pytest
 
 from assistant.engine import Engine
 from assistant.errors import PaperbotError
-from assistant.lexical import LexicalIndex, read_manifest, terms
+from assistant.lexical import terms
+from assistant.library import peek_revision
 from assistant.models import Filters
 from assistant.settings import Settings
 from assistant.store import where_clause
@@ -55,10 +56,10 @@ def test_terms_stem_and_drop_stop_words() -> None:
 )
 def test_lexical_filters_select_what_chroma_selects(library: Engine, filters: Filters) -> None:
     chroma = {str(m["paper_id"]) for m in library.store.chunks.get(where=where_clause(filters))["metadatas"]}
-    rows = library.lexical().chunks.main.rows
-    allowed = rows.allowed(filters)
-    assert allowed is not None
-    assert {str(pid) for pid in rows.paper_ids[allowed]} == chroma
+    # every chunk holds "kelp" or a word of its paper's own text; query all the words there are
+    words = sorted({t for row in library.store.chunk_rows() for t in terms(row.text)})
+    hits = library.lexical().chunks.top(words, 1000, filters)
+    assert {hit.paper_id for hit in hits} == chroma
 
 
 @pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
@@ -103,29 +104,49 @@ def test_delete_of_an_unknown_id_removes_nothing(library: Engine) -> None:
 
 def test_ingest_keeps_the_lexical_index_in_step(library: Engine, tmp_path: Path) -> None:
     assert len(library.lexical().titles) == library.store.counts()[0]
+    revision = library.lexical().revision
     extra = tmp_path / "extra.jsonl"
     extra.write_text(json.dumps({"title": "Penguin Huddles", "abstract": "Emperor penguins huddle in winter."}))
     library.ingest([extra])
     assert "Penguin Huddles" in titles(library.search("penguins huddle", k=3, mode="bm25"))
-    manifest = read_manifest(library.lexical_root)
-    assert (manifest["papers"], manifest["chunks"]) == library.store.counts()
-    assert not manifest.get("stale")
+    meta = peek_revision(library.library.index_path)
+    assert meta is not None and (int(meta["papers"]), int(meta["chunks"])) == library.store.counts()
+    assert meta["writing"] == "0" and int(meta["revision"]) == revision + 1
 
 
-def test_an_index_marked_stale_is_rebuilt_on_open(library: Engine) -> None:
-    generation = read_manifest(library.lexical_root)["generation"]
-    LexicalIndex.mark_stale(library.lexical_root)  # what a run that died mid-write leaves
+def test_an_index_left_writing_by_a_dead_writer_is_rebuilt_on_open(library: Engine) -> None:
+    library.lexical().begin_write()  # what a run that died mid-write leaves
+    library.lexical().close()
+    inode = library.library.index_path.stat().st_ino
     reopened = Engine(library.settings, embedder=HashingEmbedder())
     assert reopened.search("hydrothermal", k=1, mode="bm25")[0].paper.title == "Deep Sea Vents"
-    assert read_manifest(library.lexical_root)["generation"] != generation
-    assert len(list(library.lexical_root.glob("gen-*"))) == 1
+    assert library.library.index_path.stat().st_ino != inode  # a new file, swapped in
+    meta = peek_revision(library.library.index_path)
+    assert meta is not None and meta["writing"] == "0"
+    assert sorted(library.library.index_path.parent.iterdir()) == [library.library.index_path]  # no temp files
 
 
-def test_a_library_without_a_lexical_index_gets_one(tmp_path: Path, library: Engine) -> None:
-    settings = library.settings
-    for path in sorted(library.lexical_root.rglob("*"), reverse=True):
-        path.unlink() if path.is_file() else path.rmdir()
-    reopened = Engine(Settings(home=settings.home), embedder=HashingEmbedder())
+@pytest.mark.parametrize("damage", ["missing", "truncated", "garbage", "empty"])
+def test_a_missing_or_damaged_index_repairs_itself(library: Engine, damage: str) -> None:
+    path = library.library.index_path
+    library.lexical().close()
+    if damage == "missing":
+        path.unlink()
+    elif damage == "truncated":
+        with path.open("r+b") as handle:
+            handle.truncate(path.stat().st_size // 2)
+    else:
+        path.write_bytes(b"" if damage == "empty" else b"not a database at all" * 100)
+    reopened = Engine(Settings(home=library.settings.home), embedder=HashingEmbedder())
+    assert reopened.search("hydrothermal", k=1, mode="bm25")[0].paper.title == "Deep Sea Vents"
+    assert len(reopened.lexical().titles) == reopened.store.counts()[0]
+
+
+def test_an_index_out_of_step_with_the_store_is_rebuilt(library: Engine) -> None:
+    index = library.lexical()
+    index.commit_changes([], [], {library.search("hydrothermal", k=1, mode="bm25")[0].paper.id}, None)
+    index.close()  # the index lost a paper the store still has
+    reopened = Engine(library.settings, embedder=HashingEmbedder())
     assert reopened.search("hydrothermal", k=1, mode="bm25")[0].paper.title == "Deep Sea Vents"
 
 
@@ -164,71 +185,25 @@ def test_a_title_match_counts_without_drowning_the_abstracts(tmp_path: Path) -> 
     assert heavy[0] == "Sea Otter Foraging"  # the setting really moves the balance
 
 
-def shore_records(count: int) -> list[dict[str, str]]:
-    words = ["kelp", "urchin", "otter", "coral", "tide", "reef", "plankton", "current", "sand", "crab", "gull"]
-    return [
-        {"id": f"2303.{n:05d}", "title": f"Shore study {n} {words[n % 11]}",
-         "abstract": f"{words[n % 11]} and {words[(n * 3) % 11]} near {words[(n * 7) % 11]} shores, sample {n}."}
-        for n in range(count)
-    ]  # fmt: skip
+def test_fts_scores_rank_a_rare_word_above_a_common_one(tmp_path: Path, fake_engine: Engine) -> None:
+    rows = [{"title": f"Shore {n}", "abstract": f"kelp shore sand note {n}"} for n in range(30)]
+    rows.append({"title": "Walrus", "abstract": "walrus kelp"})
+    (tmp_path / "shore.jsonl").write_text("\n".join(json.dumps(r) for r in rows))
+    fake_engine.ingest([tmp_path / "shore.jsonl"])
+    hits = fake_engine.lexical().chunks.top(terms("walrus kelp"), 5, Filters())
+    assert hits[0].paper_id == fake_engine.search("walrus", k=1, mode="bm25")[0].paper.id
+    assert hits[0].score > hits[1].score > 0
 
 
-@pytest.fixture
-def shore(tmp_path: Path, fake_engine: Engine) -> Engine:
-    path = tmp_path / "shore.jsonl"
-    path.write_text("\n".join(json.dumps(r) for r in shore_records(60)))
-    fake_engine.ingest([path])
-    return fake_engine
-
-
-def ingest_rows(engine: Engine, tmp_path: Path, rows: list[dict[str, str]], name: str = "more.jsonl") -> None:
-    (tmp_path / name).write_text("\n".join(json.dumps(r) for r in rows))
-    engine.ingest([tmp_path / name])
-
-
-def bm25_ranking(engine: Engine, query: str) -> list[tuple[str, float]]:
-    return [(hit.key, hit.score) for hit in engine.lexical().chunks.top(terms(query), 10, Filters())]
-
-
-def test_a_small_change_goes_to_the_delta_and_ranks_as_a_full_rebuild_does(shore: Engine, tmp_path: Path) -> None:
-    generation = read_manifest(shore.lexical_root)["generation"]
-    new = {"id": "2303.09999", "title": "Walrus tusks", "abstract": "Walrus haul out near kelp and otter shores."}
-    longer = "Narwhal sightings near reef shores, counted from boats over many seasons."  # the longer abstract wins
-    changed = {"id": "2303.00004", "title": "Shore study 4 reef", "abstract": longer}
-    ingest_rows(shore, tmp_path, [new, changed])
-    manifest = read_manifest(shore.lexical_root)
-    assert manifest["generation"] == generation and manifest["delta"]  # no full rebuild
-    assert (manifest["papers"], manifest["chunks"]) == shore.store.counts()
-    assert [r.paper.id for r in shore.search("walrus", k=1, mode="bm25")] == ["2303.09999"]
-    assert [r.paper.id for r in shore.search("narwhal", k=1, mode="bm25")] == ["2303.00004"]
-    assert "2303.00004" not in {r.paper.id for r in shore.search("sample", k=60, mode="bm25")}  # old text gone
-    queries = ["walrus kelp otter", "reef shores", "kelp urchin", "narwhal reef", "plankton sand"]
-    with_delta = {q: bm25_ranking(shore, q) for q in queries}
-    shore._lexical = LexicalIndex.rebuild(shore.lexical_root, shore.store)
-    for query in queries:  # the delta's scores are on the main part's scale: same best hit, close scores
-        rebuilt = bm25_ranking(shore, query)
-        assert with_delta[query][0][0] == rebuilt[0][0], query
-        for (_, ours), (_, full) in zip(with_delta[query][:5], rebuilt[:5], strict=True):
-            assert ours == pytest.approx(full, rel=0.1), query
-
-
-def test_the_delta_survives_reopening_and_deletes_reach_both_parts(shore: Engine, tmp_path: Path) -> None:
-    ingest_rows(shore, tmp_path, [{"id": "2303.09998", "title": "Walrus tusks", "abstract": "Walrus haul out."}])
-    shore.delete(["2303.09998", "2303.00001"])  # one from the delta, one from the main part
-    reopened = Engine(shore.settings, embedder=HashingEmbedder())
-    keys = reopened.lexical().titles.live_keys()
-    assert "2303.09998" not in keys and "2303.00001" not in keys and len(keys) == 59
-    assert reopened.search("walrus", k=3, mode="bm25") == []
-    assert read_manifest(shore.lexical_root).get("delta")
-
-
-def test_a_delta_beyond_its_share_is_merged_into_a_new_main_part(shore: Engine, tmp_path: Path) -> None:
-    generation = read_manifest(shore.lexical_root)["generation"]
-    ingest_rows(shore, tmp_path, [{"id": "2303.09997", "title": "Walrus", "abstract": "Walrus tusks."}], "one.jsonl")
-    assert read_manifest(shore.lexical_root)["generation"] == generation
-    many = [dict(r, id=f"2304.{n:05d}", title=f"Other {r['title']}") for n, r in enumerate(shore_records(20))]
-    ingest_rows(shore, tmp_path, many, "many.jsonl")
-    manifest = read_manifest(shore.lexical_root)
-    assert manifest["generation"] != generation and not manifest.get("delta")
-    assert sorted(p.name for p in shore.lexical_root.iterdir()) == sorted(["manifest.json", manifest["generation"]])
-    assert len(shore.lexical().titles.live_keys()) == 81
+def test_a_deleted_paper_leaves_no_rows_and_a_rekeyed_one_no_old_rows(fake_engine: Engine, tmp_path: Path) -> None:
+    (tmp_path / "a.jsonl").write_text(json.dumps({"title": "Walrus tusks", "abstract": "Walrus haul out."}))
+    fake_engine.ingest([tmp_path / "a.jsonl"])
+    (tmp_path / "b.jsonl").write_text(
+        json.dumps({"id": "2303.09998", "title": "Walrus tusks", "abstract": "Walrus haul out."})
+    )
+    fake_engine.ingest([tmp_path / "b.jsonl"])
+    assert fake_engine.lexical().titles.live_keys() == ["2303.09998"]
+    assert {k.split("#")[0] for k in fake_engine.lexical().chunks.live_keys()} == {"2303.09998"}
+    fake_engine.delete(["2303.09998"])
+    assert fake_engine.lexical().titles.live_keys() == [] and fake_engine.lexical().chunks.live_keys() == []
+    assert fake_engine.search("walrus", k=3, mode="bm25") == []
