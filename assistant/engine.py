@@ -25,6 +25,7 @@ from assistant.ingest import (
     batched,
     open_sources,
     plan_ingest,
+    require_papers,
     stream_papers,
 )
 from assistant.lexical import LexicalIndex
@@ -33,7 +34,7 @@ from assistant.models import Answer, Filters, Paper, ScoredPaper
 from assistant.prompting import check_all, render
 from assistant.retrieval import Retriever
 from assistant.settings import Settings, load_settings
-from assistant.sources.common import title_key
+from assistant.sources.common import clean_text, title_key
 from assistant.store import ChromaStore
 from assistant.summary import MIN_PAPERS, ExtractiveSummarizer, Gatherer, Summary, name_groups, not_enough
 
@@ -141,6 +142,7 @@ class Engine:
             raise
         if changes:
             self._after_change(changes)
+        require_papers(paths, report)
         return report, time.perf_counter() - started
 
     def _ingest_batch(
@@ -285,7 +287,8 @@ class Engine:
 
 
 def checked_question(text: str) -> str:
-    question = " ".join(text.split())
+    """One line, without control characters: a question is echoed back ("Not found: ...")."""
+    question = clean_text(text)
     if not question:
         raise PaperbotError("the question is empty")
     if len(question) > MAX_QUESTION_CHARS:

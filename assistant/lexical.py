@@ -177,7 +177,7 @@ class Bm25Field:
     def build(cls, rows: Iterable[IndexRow]) -> Bm25Field:
         table, corpus = read_rows(rows)
         bm25 = None
-        if corpus:
+        if any(corpus):  # bm25s fails on a corpus without a single term (CJK or stop-word titles)
             bm25 = bm25s.BM25(k1=K1, b=B)
             bm25.index(corpus, show_progress=False)
         return cls(bm25, table, CorpusStats.of(corpus))
