@@ -531,8 +531,10 @@ def config(as_json: JsonOpt = False) -> None:
         emit_json(view)
         return
     out.print("[dim]Sources, strongest first: PAPERBOT_* environment, paperbot.toml, defaults.[/dim]")
+    sources = view.pop("sources")
     for key, value in flatten(view):
-        out.print(f"{key} = {escape(json.dumps(value))}")
+        where = sources.get(key, "environment" if key in {"openai_api_key", "discord_token"} else "default")
+        out.print(f"{key} = {escape(json.dumps(value))}  [dim]({escape(where)})[/dim]")
 
 
 def flatten(data: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:
