@@ -70,11 +70,21 @@ def test_bad_json_lines_are_rejected_with_their_reason_and_the_rest_kept(tmp_pat
     assert all("authors_parsed" in r for r in reasons[2:])
 
 
-def test_a_huge_line_without_a_newline_is_rejected_in_bounded_memory(tmp_path: Path) -> None:
-    path = tmp_path / "huge.jsonl"
-    path.write_text(json.dumps(GOOD) + "\n" + '{"title": "' + "x" * 2**14)
+HUGE_FILES = {
+    "huge.jsonl": (json.dumps(GOOD) + "\n" + '{"title": "', json.dumps(GOOD | {"title": "After The Long Line"})),
+    "huge.csv": ("title,abstract\nKept Paper,About tide pools.\n", "After The Long Line,About tide pools."),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HUGE_FILES))
+def test_a_huge_line_without_a_newline_is_rejected_in_bounded_memory(tmp_path: Path, name: str) -> None:
+    head, after = HUGE_FILES[name]
+    path = tmp_path / name
+    path.write_text(head + "x" * 2**14)
     with path.open("r+b") as handle:  # a sparse file: 300 MB of one line, no disk used
         handle.truncate(300 * 2**20)
+    with path.open("a") as handle:
+        handle.write("\n" + after + "\n")
     out, err = tmp_path / "stdout", tmp_path / "stderr"
     code = "from connectors.cli import main; main()"
     with out.open("wb") as stdout, err.open("wb") as stderr:
@@ -85,11 +95,11 @@ def test_a_huge_line_without_a_newline_is_rejected_in_bounded_memory(tmp_path: P
             cwd=Path(__file__).parent.parent,
         )
         _, status, usage = os.wait4(child.pid, 0)  # bounded: the file ends, a line cannot block
-    child.returncode = os.waitstatus_to_exitcode(status)
-    assert child.returncode == 0, err.read_text()
+    assert os.waitstatus_to_exitcode(status) == 0, err.read_text()
     report = json.loads(out.read_text())
-    assert report["added"] == 1 and report["skipped"] == 1
-    assert "huge.jsonl:2: line of" in report["skipped_reasons"][0]
+    assert report["added"] == 2 and report["skipped"] == 1
+    line = 3 if name.endswith(".csv") else 2  # the CSV's header is line 1
+    assert report["skipped_reasons"][0].startswith(f"{name}:{line}: line of 314,572,")
     # Reading the line whole costs its size several times over (bytes, text, parser).
     assert usage.ru_maxrss < 700 * 1024, f"peak memory {usage.ru_maxrss} KiB"
 

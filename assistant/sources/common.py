@@ -134,10 +134,10 @@ def check_head(path: Path) -> None:
 MAX_LINE_BYTES = 1 << 20
 
 
-def numbered_lines(path: Path) -> Iterator[tuple[int, str | LineTooLong | None]]:
+def numbered_lines(path: Path, errors: str = "strict") -> Iterator[tuple[int, str | LineTooLong | None]]:
     """(line number, text) read one bounded line at a time, so memory does not grow with the
-    file or the line; text is None for a line that is not valid UTF-8, LineTooLong for one
-    over MAX_LINE_BYTES."""
+    file or the line; text is LineTooLong for a line over MAX_LINE_BYTES, and None for one
+    that is not valid UTF-8 (unless `errors` is "replace")."""
     with path.open("rb") as handle:
         number = 0
         while raw := handle.readline(MAX_LINE_BYTES + 1):
@@ -146,7 +146,7 @@ def numbered_lines(path: Path) -> Iterator[tuple[int, str | LineTooLong | None]]
                 yield number, LineTooLong(_skip_rest_of_line(handle) + len(raw))
                 continue
             try:
-                yield number, raw.decode("utf-8-sig" if number == 1 else "utf-8")
+                yield number, raw.decode("utf-8-sig" if number == 1 else "utf-8", errors)
             except UnicodeDecodeError:
                 yield number, None
 
