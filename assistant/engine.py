@@ -26,6 +26,7 @@ from assistant.ingest import (
     open_sources,
     plan_ingest,
     read_stored,
+    require_papers,
     stream_papers,
 )
 from assistant.lexical import LexicalIndex
@@ -35,6 +36,7 @@ from assistant.models import Answer, Filters, Paper, ScoredPaper
 from assistant.prompting import check_all, render
 from assistant.retrieval import Retriever, is_topical
 from assistant.settings import Settings, load_settings
+from assistant.sources.common import clean_text
 from assistant.store import ChromaStore, index_rows
 from assistant.summary import (
     ExtractiveSummarizer,
@@ -139,6 +141,7 @@ class Engine:
         report = IngestReport()
         files = open_sources(paths, fmt, report)
         self.ingest_papers(stream_papers(files, report), report, progress, total=total, wait=wait, notify=notify)
+        require_papers(paths, report)
         return report, time.perf_counter() - started
 
     def ingest_papers(
@@ -342,7 +345,8 @@ class Engine:
 
 
 def checked_question(text: str) -> str:
-    question = " ".join(text.split())
+    """One line, without control characters: a question is echoed back ("Not found: ...")."""
+    question = clean_text(text)
     if not question:
         raise PaperbotError("the question is empty")
     if len(question) > MAX_QUESTION_CHARS:

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.embeddings import Embedder
+from assistant.errors import PaperbotError
 from assistant.merge import merge_pair, merge_papers
 from assistant.models import Chunk, Paper
 from assistant.settings import ChunkingSettings
@@ -69,24 +70,54 @@ class Plan:
 
 
 def open_sources(paths: Iterable[Path], fmt: str | None, report: IngestReport) -> list[tuple[Path, str]]:
-    """Every file with its format, checked before anything is written."""
+    """Every file with its format, checked before anything is written. A file named on the
+    command line that cannot be read stops the run; one found in a folder (notes, a README,
+    a figure) is left out with the reason."""
+    paths = list(paths)
+    named = set(paths)
     files = []
     for path, reason in expand_paths(paths):
-        if reason:
-            report.skip(reason)
-        else:
-            files.append((path, file_format(path, fmt)))
+        try:
+            if reason:
+                raise PaperbotError(reason)
+            files.append((path, _format_of(path, fmt)))
+        except PaperbotError as exc:
+            if path in named:
+                raise
+            report.skip(str(exc))
     report.files = len(files)
     return files
 
 
+def _format_of(path: Path, fmt: str | None) -> str:
+    try:
+        return file_format(path, fmt)
+    except OSError as exc:
+        raise PaperbotError(f"{path}: cannot read ({exc.strerror or type(exc).__name__})") from None
+
+
 def stream_papers(files: Sequence[tuple[Path, str]], report: IngestReport) -> Iterator[Paper]:
     for path, fmt in files:
-        for record in read_records(path, fmt):
-            if isinstance(record, str):
-                report.skip(record)
-            else:
-                yield record
+        try:
+            for record in read_records(path, fmt):
+                if isinstance(record, str):
+                    report.skip(record)
+                else:
+                    yield record
+        except OSError as exc:  # checked at open, yet a disk or a network share can still fail
+            raise PaperbotError(f"{path}: cannot read ({exc.strerror or type(exc).__name__})") from None
+
+
+def require_papers(paths: Iterable[Path], report: IngestReport) -> None:
+    """Nothing ingested from what the user named is a failure, said with the first reason."""
+    if report.added or report.updated or report.unchanged:
+        return
+    named = ", ".join(str(path) for path in paths)
+    if report.skipped:
+        why = f"{report.skipped_count} skipped, the first: {report.skipped[0]}"
+    else:
+        why = "no file in it to read"
+    raise PaperbotError(f"no papers ingested from {named} ({report.files} files read; {why})")
 
 
 def batched(papers: Iterable[Paper], size: int) -> Iterator[list[Paper]]:

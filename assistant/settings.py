@@ -11,62 +11,81 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from platformdirs import user_data_dir
-from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
+    InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
-    TomlConfigSettingsSource,
 )
 
 from assistant.errors import PaperbotError
+from assistant.settings_file import check_url, config_file, is_loopback, read_config, value_sources
 
 
 def default_home() -> Path:
     return Path(user_data_dir("paperbot", appauthor=False))
 
 
-def config_file() -> Path:
-    return Path(os.environ.get("PAPERBOT_CONFIG", "paperbot.toml"))
+# Bounds keep every value where the code behind it works: no inf/nan (a timeout of inf
+# overflows, FUSION_K=inf zeroes every score), no thread count that hangs the machine.
+MAX_SECONDS = 3600.0
+# Environment only, like the secrets: a settings file must not be able to allow it.
+ALLOW_HTTP_KEY = "PAPERBOT_ALLOW_HTTP_KEY"
 
 
-class EmbeddingSettings(BaseModel):
+# "" means unset (an empty PAPERBOT_CHROMA_URL must not switch to server mode); anything else
+# must be an http(s) URL with a host.
+Url = Annotated[str | None, AfterValidator(check_url)]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(allow_inf_nan=False)
+
+
+class EmbeddingSettings(Section):
     provider: Literal["local", "openai"] = Field(
         "local", description="local: all-MiniLM-L6-v2 on onnxruntime; openai: an OpenAI-compatible server."
     )
-    model: str = Field("text-embedding-3-small", description="Model name for the openai provider.")
-    base_url: str | None = Field(None, description="OpenAI-compatible server URL (vLLM, Ollama...).")
+    model: str = Field(
+        "text-embedding-3-small", min_length=1, max_length=200, description="Model name for the openai provider."
+    )
+    base_url: Url = Field(None, description='OpenAI-compatible server URL (vLLM, Ollama...); "" = unset.')
     batch_size: int = Field(32, ge=1, le=2048, description="Texts per embedding call.")
-    threads: int = Field(0, ge=0, description="onnxruntime threads for the local model; 0 = all cores.")
-    timeout: float = Field(60.0, gt=0, description="Seconds before a remote embedding call fails.")
+    threads: int = Field(0, ge=0, le=256, description="onnxruntime threads for the local model; 0 = all cores.")
+    timeout: float = Field(60.0, gt=0, le=MAX_SECONDS, description="Seconds before a remote embedding call fails.")
 
 
-class ChromaSettings(BaseModel):
-    url: str | None = Field(None, description="Chroma server URL (http://host:8000); unset = embedded.")
-    collection: str = Field("paperbot", description="Prefix of the Chroma collection names.")
+class ChromaSettings(Section):
+    url: Url = Field(None, description='Chroma server URL (http://host:8000); unset or "" = embedded.')
+    collection: str = Field(
+        "paperbot",
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{1,40}[A-Za-z0-9]$",  # Chroma's name rules; also a folder name
+        description="Prefix of the Chroma collection names.",
+    )
     retries: int = Field(
         3, ge=0, le=10, description="Retries (with backoff) of a Chroma server call that could not connect."
     )
 
 
-class ChunkingSettings(BaseModel):
+class ChunkingSettings(Section):
     size: int = Field(128, ge=32, le=256, description="Chunk size in MiniLM tokens, title included.")
     overlap: int = Field(24, ge=0, le=128, description="Tokens shared by neighbouring chunks.")
 
 
-class RetrievalSettings(BaseModel):
+class RetrievalSettings(Section):
     mode: Literal["hybrid", "dense", "bm25"] = Field(
         "hybrid", description="hybrid: dense + BM25 fused; dense or bm25 alone, for comparison."
     )
     k: int = Field(5, ge=1, le=100, description="Papers returned by search and used by ask.")
     candidates: int = Field(60, ge=1, le=1000, description="Chunks each ranker fetches before fusion.")
     fusion_k: float = Field(
-        20.0, gt=0, description="Reciprocal rank fusion constant: larger flattens rank differences."
+        20.0, gt=0, le=10_000, description="Reciprocal rank fusion constant: larger flattens rank differences."
     )
     title_weight: float = Field(
         0.5, ge=0, le=2, description="Weight of the title-match ranking in fusion (chunk rankings weigh 1)."
@@ -79,7 +98,7 @@ class RetrievalSettings(BaseModel):
     )
 
 
-class AnswerSettings(BaseModel):
+class AnswerSettings(Section):
     """The extractive answerer (the default, and the fallback when the LLM is unavailable)."""
 
     max_sentences: int = Field(4, ge=1, le=12, description="Sentences quoted in an extractive answer.")
@@ -116,7 +135,7 @@ class AnswerSettings(BaseModel):
     list_papers: int = Field(10, ge=1, le=50, description="Papers retrieved for a 'which papers...' question.")
 
 
-class LLMSettings(BaseModel):
+class LLMSettings(Section):
     """Generated answers. `PAPERBOT_LLM=openai` (or `local`) turns them on; the rest are PAPERBOT_LLM_*."""
 
     engine: Literal["extractive", "openai", "local"] = Field(
@@ -124,8 +143,10 @@ class LLMSettings(BaseModel):
         description="extractive: quote the abstracts (no LLM); openai: OpenAI or a compatible server; "
         "local: a GGUF model (model_path) run by llama.cpp inside paperbot (pip install 'paperbot[local]').",
     )
-    model: str = Field("gpt-4o-mini", description="Chat model name (for Ollama e.g. llama3.1:8b).")
-    base_url: str | None = Field(None, description="OpenAI-compatible server URL; unset = api.openai.com.")
+    model: str = Field(
+        "gpt-4o-mini", min_length=1, max_length=200, description="Chat model name (for Ollama e.g. llama3.1:8b)."
+    )
+    base_url: Url = Field(None, description='OpenAI-compatible server URL; unset or "" = api.openai.com.')
     model_path: Path | None = Field(None, description="The GGUF file the local engine runs.")
     threads: int = Field(0, ge=0, le=256, description="CPU threads of the local model; 0 = half the cores.")
     context: int = Field(8192, ge=512, le=131072, description="Context window of the local model, in tokens.")
@@ -143,7 +164,7 @@ class LLMSettings(BaseModel):
     timeout: float = Field(
         60.0,
         gt=0,
-        le=3600,
+        le=MAX_SECONDS,
         description="Deadline in seconds for a whole answer (connecting, waiting and streaming); past it the "
         "checked part that arrived is kept, or the extractive answer is shown, labelled.",
     )
@@ -157,17 +178,20 @@ class LLMSettings(BaseModel):
         return {"engine": value} if isinstance(value, str) else value
 
 
-class DiscordSettings(BaseModel):
+class DiscordSettings(Section):
     """The Discord bot. Its token comes from DISCORD_TOKEN or PAPERBOT_DISCORD_TOKEN only."""
 
-    guild: int | None = Field(None, description="Sync slash commands to this guild only (instant; for testing).")
-    cooldown: float = Field(10.0, ge=0, description="Seconds a user waits between two questions.")
+    guild: int | None = Field(None, ge=0, description="Sync slash commands to this guild only (instant; for testing).")
+    cooldown: float = Field(10.0, ge=0, le=MAX_SECONDS, description="Seconds a user waits between two questions.")
     max_concurrent: int = Field(2, ge=1, le=32, description="Questions answered at once in one guild.")
     channels: list[int] = Field(default_factory=list, description="Channel ids the bot answers in; empty = all.")
     roles: list[int] = Field(default_factory=list, description="Role ids allowed to ask; empty = everyone.")
-    stream_interval: float = Field(1.0, ge=0.2, description="Seconds between edits of a streaming answer.")
+    stream_interval: float = Field(1.0, ge=0.2, le=60, description="Seconds between edits of a streaming answer.")
     shard_count: int | None = Field(
-        None, ge=1, description="Gateway shards over all bot replicas; unset = one process serves every guild."
+        None,
+        ge=1,
+        le=10_000,
+        description="Gateway shards over all bot replicas; unset = one process serves every guild.",
     )
     shard_id: int | None = Field(None, ge=0, description="This replica's shard, 0 to shard_count - 1.")
 
@@ -256,8 +280,25 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file())
-        return init_settings, PaperbotEnv(settings_cls), toml
+        _, file_data = read_config(settings_cls)
+        return init_settings, PaperbotEnv(settings_cls), InitSettingsSource(settings_cls, file_data)
+
+    @model_validator(mode="after")
+    def key_stays_private(self) -> Settings:
+        """A paperbot.toml in the working directory can name the server: the API key goes to
+        it over plain HTTP only on this machine, or when the environment allows it."""
+        if os.environ.get(ALLOW_HTTP_KEY, "").lower() in {"1", "true", "yes"} or not self.openai_api_key():
+            return self
+        for name, url, used in (
+            ("llm.base_url", self.llm.base_url, self.llm.engine == "openai"),
+            ("embedding.base_url", self.embedding.base_url, self.embedding.provider == "openai"),
+        ):
+            if used and url and url.lower().startswith("http://") and not is_loopback(url):
+                raise PaperbotError(
+                    f"{name} {url} ({setting_sources().get(name, 'default')}) would receive the API key over plain "
+                    f"HTTP: use https://, or set {ALLOW_HTTP_KEY}=1 in the environment to allow it"
+                )
+        return self
 
     def openai_api_key(self) -> str | None:
         """From the environment only, never from a file."""
@@ -269,11 +310,19 @@ class Settings(BaseSettings):
         return os.environ.get("DISCORD_TOKEN") or os.environ.get("PAPERBOT_DISCORD_TOKEN") or None
 
     def public_view(self) -> dict[str, Any]:
-        """The settings as `paperbot config` shows them, secrets masked."""
+        """The settings as `paperbot config` shows them, secrets masked; "sources" names where
+        each value not at its default came from."""
         data = self.model_dump(mode="json")
         data["openai_api_key"] = "****" if self.openai_api_key() else None
         data["discord_token"] = "****" if self.discord_token() else None
+        data["sources"] = setting_sources()
         return data
+
+
+def setting_sources() -> dict[str, str]:
+    """Where each setting given outside the defaults came from: "env NAME" or "file PATH"."""
+    path, file_data = read_config(Settings)
+    return value_sources(PaperbotEnv(Settings)(), file_data, path)
 
 
 def load_settings() -> Settings:
@@ -283,6 +332,9 @@ def load_settings() -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = tuple(str(part) for part in first["loc"])
-        env = "PAPERBOT_LLM" if loc == ("llm", "engine") else "PAPERBOT_" + "_".join(loc).upper()
         name = ".".join(loc)
-        raise PaperbotError(f"invalid setting {name} ({env} or {config_file()}): {first['msg']}") from None
+        where = setting_sources().get(name) or setting_sources().get(name.rsplit(".", 1)[0])
+        env = "PAPERBOT_LLM" if loc == ("llm", "engine") else "PAPERBOT_" + "_".join(loc).upper()
+        raise PaperbotError(
+            f"invalid setting {name} ({where or f'{env} or {config_file()}'}): {first['msg']}"
+        ) from None

@@ -30,10 +30,11 @@ from assistant.ingest import IngestReport
 from assistant.models import Answer, Filters, Paper, ScoredPaper
 from assistant.settings import load_settings
 from assistant.sources import FORMATS
-from assistant.summary import Summary, markdown
+from assistant.summary import markdown
 from connectors.cli_library import NoWaitOpt
 from connectors.cli_library import register as register_library
 from connectors.common import make_filters
+from connectors.outputs import STDOUT, Output, check_outputs, write_outputs
 from connectors.terminal_text import escape, printable  # control characters never reach the terminal
 
 app = typer.Typer(
@@ -525,8 +526,9 @@ def summarize(
     papers: Annotated[int, typer.Option("-n", "--papers", min=3, max=50, help="At most this many papers.")] = 12,
     since: SinceOpt = None,
     until: UntilOpt = None,
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write the Markdown here.")] = None,
-    bib: Annotated[Path | None, typer.Option("--bib", help="Write the references as BibTeX here.")] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write the Markdown here; - = stdout.")] = None,
+    bib: Annotated[Path | None, typer.Option("--bib", help="Write the references as BibTeX here; - = stdout.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite files that -o or --bib name.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Write a cited literature summary: themes, findings, open questions, references.
@@ -534,27 +536,29 @@ def summarize(
     With too few relevant papers it prints "Not enough papers", writes no file, and exits 0."""
     filters = make_filters(since, until, None)
     topic = checked_question(topic)
+    wanted = summary_outputs(output, bib, "", "")
+    check_outputs(wanted, force)  # before the work, and again before writing
+    if as_json and any(o.path == STDOUT for o in wanted):
+        raise PaperbotError("--json prints to standard output already; give -o and --bib file names")
     summary = open_engine(quiet=as_json).summarize(topic, papers, filters)
     text = markdown(summary)
+    outputs = summary_outputs(output, bib, text, bibliography([r.paper for r in summary.references]))
     if summary.enough:
-        write_outputs(summary, text, output, bib)
-    written = [str(path) for path in (output, bib) if path is not None and summary.enough]
+        write_outputs(outputs, force)
+    written = [str(o.path) for o in outputs if o.path != STDOUT and summary.enough]
     if as_json:
         emit_json(summary.to_dict() | {"markdown": text, "written": written})
     elif not summary.enough or output is None:
         out.print(escape(text.rstrip("\n")))  # always ends the line, so a prompt starts on its own
-    else:
-        out.print(f"wrote {', '.join(written)}: {len(summary.references)} papers in {len(summary.themes)} themes")
+    elif written:  # on stderr when stdout carries a file's text
+        (err if any(o.path == STDOUT for o in outputs) else out).print(
+            f"wrote {', '.join(written)}: {len(summary.references)} papers in {len(summary.themes)} themes"
+        )
 
 
-def write_outputs(summary: Summary, text: str, output: Path | None, bib: Path | None) -> None:
-    try:
-        if output is not None:
-            output.write_text(text, encoding="utf-8")
-        if bib is not None:
-            bib.write_text(bibliography([r.paper for r in summary.references]), encoding="utf-8")
-    except OSError as exc:
-        raise PaperbotError(f"cannot write {exc.filename}: {exc.strerror}") from None
+def summary_outputs(output: Path | None, bib: Path | None, text: str, bibtex: str) -> list[Output]:
+    pairs = (("-o", output, text), ("--bib", bib, bibtex))
+    return [Output(option, path, content) for option, path, content in pairs if path is not None]
 
 
 @app.command()
@@ -579,8 +583,10 @@ def config(as_json: JsonOpt = False) -> None:
         emit_json(view)
         return
     out.print("[dim]Sources, strongest first: PAPERBOT_* environment, paperbot.toml, defaults.[/dim]")
+    sources = view.pop("sources")
     for key, value in flatten(view):
-        out.print(f"{key} = {escape(json.dumps(value))}")
+        where = sources.get(key, "environment" if key in {"openai_api_key", "discord_token"} else "default")
+        out.print(f"{key} = {escape(json.dumps(value))}  [dim]({escape(where)})[/dim]")
 
 
 def flatten(data: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]:

@@ -43,6 +43,9 @@ from connectors.discord_text import (
     GuildLimit,
     embed_descriptions,
     inert,
+    inert_summary,
+    linked_title,
+    safe_url,
     source_lines,
     split_text,
     thread_name,
@@ -86,10 +89,7 @@ def source_embeds(answer: Answer) -> list[discord.Embed]:
 
 
 def results_embed(results: list[ScoredPaper]) -> discord.Embed:
-    lines = [
-        f"{rank}. " + (f"[{r.paper.title}]({r.paper.url})" if r.paper.url else r.paper.title) + f" `{r.paper.id}`"
-        for rank, r in enumerate(results, start=1)
-    ]
+    lines = [f"{rank}. {linked_title(r.paper)} `{inert(r.paper.id)}`" for rank, r in enumerate(results, start=1)]
     return discord.Embed(title="Search results", description="\n".join(lines)[:EMBED_LIMIT] or "No papers match.")
 
 
@@ -138,9 +138,21 @@ class PaperbotBot(discord.Client):
         self.guild_limit = GuildLimit(self.settings.max_concurrent)
         self.conversations: OrderedDict[int, Conversation] = OrderedDict()
         self.tree = app_commands.CommandTree(self)
+        self.tree.error(on_command_error)
         register_commands(self.tree, self)
         self.digests = Digests(self, engine, settings)  # /subscribe and the scheduled digests
         self.digests.register(self.tree)
+        self._engine_lock = asyncio.Lock()
+        self._engine_ready = False
+
+    async def ready_engine(self) -> Engine:
+        """The engine with its parts opened, once: two commands arriving together would
+        otherwise both open (and maybe rebuild) the same indexes in two worker threads."""
+        async with self._engine_lock:
+            if not self._engine_ready:
+                await asyncio.to_thread(open_parts, self.engine)
+                self._engine_ready = True
+        return self.engine
 
     async def setup_hook(self) -> None:
         self.digests.start()
@@ -215,9 +227,10 @@ class PaperbotBot(discord.Client):
                 await send(content="I am answering several questions here already; please ask again in a moment.")
                 return
             try:
+                await self.ready_engine()
                 await self.deliver(question, send, conversation, filters)
             except PaperbotError as exc:  # bad input, or a part that is down: the user can act on it
-                await send(content=f"Sorry: {exc}")
+                await send(content=f"Sorry: {inert(str(exc))}")
             except Exception:
                 log.exception("answering %r failed", question)
                 await send(content=APOLOGY)
@@ -245,7 +258,7 @@ class PaperbotBot(discord.Client):
 
 async def post_answer(send: Send, answer: Answer, first: Any | None) -> None:
     """The text in pieces within Discord's limits, then the sources as embeds."""
-    text = inert(answer.text) if not answer.notice else f"_{answer.notice}_\n\n{inert(answer.text)}"
+    text = inert(answer.text) if not answer.notice else f"_{inert(answer.notice)}_\n\n{inert(answer.text)}"
     pieces = split_text(text)
     if first is not None:
         await first.edit(content=pieces[0])
@@ -263,50 +276,44 @@ def register_commands(tree: app_commands.CommandTree, bot: PaperbotBot) -> None:
         interaction: discord.Interaction, question: str, since: str | None = None, until: str | None = None
     ) -> None:
         await interaction.response.defer(thinking=True)
-        send = followup_sender(interaction)
-        try:
-            filters = make_filters(since, until, None)
-        except PaperbotError as exc:
-            await send(content=f"Sorry: {exc}")
-            return
-        await bot.answer(question, send, interaction.user, None, filters)
+        filters = make_filters(since, until, None)  # a bad date reaches on_command_error
+        await bot.answer(question, followup_sender(interaction), interaction.user, None, filters)
 
     @tree.command(name="search", description="List the papers that best match a query.")
     @app_commands.describe(query="What to look for", k="How many papers (1-25)")
     async def search(interaction: discord.Interaction, query: str, k: app_commands.Range[int, 1, 25] = 5) -> None:
         await interaction.response.defer(thinking=True)
-        await run_reply(interaction, lambda: results_embed(bot.engine.search(query, k)))
+        engine = await bot.ready_engine()
+        await run_reply(interaction, lambda: results_embed(engine.search(query, k)))
 
     @tree.command(name="paper", description="Show one paper's record.")
     async def paper(interaction: discord.Interaction, paper_id: str) -> None:
         await interaction.response.defer(thinking=True)
-        await run_reply(interaction, lambda: paper_embed(bot.engine, paper_id))
+        engine = await bot.ready_engine()
+        await run_reply(interaction, lambda: paper_embed(engine, paper_id))
 
     @tree.command(name="summarize", description="A cited literature summary of a topic, as a Markdown file.")
     @app_commands.describe(topic="The topic to review")
     async def summarize(interaction: discord.Interaction, topic: str) -> None:
         await interaction.response.defer(thinking=True)
         send = followup_sender(interaction)
-        try:
-            summary = await asyncio.to_thread(bot.engine.summarize, topic)
-        except PaperbotError as exc:
-            await send(content=f"Sorry: {exc}")
+        if wait := bot.cooldown.retry_after(interaction.user.id):  # the most expensive command
+            await send(content=f"Please wait {wait:.0f} s before asking again.")
             return
-        except Exception:
-            log.exception("summarizing %r failed", topic)
-            await send(content=APOLOGY)
-            return
-        text = markdown(summary)
+        engine = await bot.ready_engine()
+        summary = await asyncio.to_thread(engine.summarize, topic)
+        shown = markdown(inert_summary(summary))
         if not summary.enough:
-            await send(content=text)
+            await send(content=shown)
             return
-        attachment = discord.File(io.BytesIO(text.encode()), filename=summary_filename(topic))
-        await send(content=split_text(text)[0], file=attachment)
+        attachment = discord.File(io.BytesIO(markdown(summary).encode()), filename=summary_filename(topic))
+        await send(content=split_text(shown)[0], file=attachment)
 
     @tree.command(name="stats", description="What the library holds.")
     async def stats(interaction: discord.Interaction) -> None:
         await interaction.response.defer(thinking=True)
-        await run_reply(interaction, lambda: stats_embed(bot.engine))
+        engine = await bot.ready_engine()
+        await run_reply(interaction, lambda: stats_embed(engine))
 
     @tree.command(name="help", description="How to ask paperbot.")
     async def help_command(interaction: discord.Interaction) -> None:
@@ -314,17 +321,32 @@ def register_commands(tree: app_commands.CommandTree, bot: PaperbotBot) -> None:
 
 
 async def run_reply(interaction: discord.Interaction, build: Callable[[], discord.Embed]) -> None:
-    send = followup_sender(interaction)
-    try:
-        embed = await asyncio.to_thread(build)
-    except PaperbotError as exc:
-        await send(content=f"Sorry: {exc}")
-        return
-    except Exception:
-        log.exception("command %s failed", interaction.command.name if interaction.command else "?")
-        await send(content=APOLOGY)
-        return
-    await send(embed=embed)
+    """The embed built off the event loop; a failure reaches on_command_error."""
+    embed = await asyncio.to_thread(build)
+    await followup_sender(interaction)(embed=embed)
+
+
+async def on_command_error(interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+    """Every slash command's failure: one line the user can act on, or an apology (logged)."""
+    original = getattr(error, "original", error)
+    if isinstance(original, PaperbotError):
+        content = f"Sorry: {inert(str(original))}"
+    else:
+        name = interaction.command.name if interaction.command else "?"
+        log.error("command %s failed", name, exc_info=original)
+        content = APOLOGY
+    if interaction.response.is_done():
+        await followup_sender(interaction)(content=content)
+    else:
+        await interaction.response.send_message(content, ephemeral=True, allowed_mentions=NO_PINGS)
+
+
+def open_parts(engine: Engine) -> None:
+    """Opens what every question uses (indexes, models), so later calls only read."""
+    engine.lexical()
+    engine.retriever  # noqa: B018  (cached properties: reading them opens them)
+    engine.answerer  # noqa: B018
+    engine.generator  # noqa: B018
 
 
 def summary_filename(topic: str) -> str:
@@ -334,15 +356,16 @@ def summary_filename(topic: str) -> str:
 
 def paper_embed(engine: Engine, paper_id: str) -> discord.Embed:
     record = engine.paper(paper_id)
-    embed = discord.Embed(title=record.title[:256], url=record.url, description=record.abstract[:EMBED_LIMIT])
+    description = inert(record.abstract)[:EMBED_LIMIT]
+    embed = discord.Embed(title=inert(record.title)[:256], url=safe_url(record.url), description=description)
     embed.add_field(name="date", value=record.date.isoformat() if record.date else "unknown")
-    embed.add_field(name="id", value=record.id)
+    embed.add_field(name="id", value=inert(record.id))
     return embed
 
 
 def stats_embed(engine: Engine) -> discord.Embed:
     stats = engine.stats()
-    sources = ", ".join(f"{name}: {count}" for name, count in stats.by_source.items()) or "none"
+    sources = ", ".join(f"{inert(name)}: {count}" for name, count in stats.by_source.items()) or "none"
     return discord.Embed(title="Library", description=f"{stats.papers} papers, {stats.chunks} chunks\n{sources}")
 
 

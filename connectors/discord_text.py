@@ -7,8 +7,10 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 
-from assistant.models import Citation
+from assistant.models import Citation, Paper
+from assistant.summary import Summary, Theme
 from assistant.text import split_sentences
 
 MESSAGE_LIMIT = 2000  # characters in one message
@@ -18,6 +20,8 @@ ZWSP = "\u200b"  # a zero-width space breaks mention syntax without changing wha
 _MARKUP = re.compile(r"([*_~`|\\]|\]\()")  # emphasis, code, spoilers, escapes, masked links "](url)"
 _LINE_MARKUP = re.compile(r"^(\s*)(#{1,3}\s|-#\s|>|[-*]\s)", re.MULTILINE)  # headings, quotes, lists
 _MENTION = re.compile(r"@(everyone|here)\b|<(@[!&]?|#)(\d+)>")
+_SAFE_URL = re.compile(r"^https?://[^\s<>()\[\]]+$")  # a URL that cannot break out of the link markup
+_HEADING = re.compile(r"^(#{1,3} )(.*)$")
 
 
 def split_text(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
@@ -61,8 +65,10 @@ def _pack(units: Iterable[tuple[str, str]], limit: int) -> list[str]:
 
 
 def inert(text: str) -> str:
-    """Text from abstracts (or a model quoting them) shown as written: no formatting, masked
-    links, headings or mentions take effect. Citations like [1] are left as they are."""
+    """The one escaping function for everything the bot shows that it did not write itself
+    (titles, abstracts, questions, a model's reply, error messages quoting them): shown as
+    written, no formatting, masked links, headings or mentions take effect. Citations like
+    [1] are left as they are."""
     text = _MARKUP.sub(lambda m: "\\" + m.group(1), text)
     text = _LINE_MARKUP.sub(lambda m: m.group(1) + "\\" + m.group(2), text)
     return _MENTION.sub(_break_mention, text)
@@ -74,12 +80,26 @@ def _break_mention(match: re.Match[str]) -> str:
     return f"<{match.group(2)}{ZWSP}{match.group(3)}>"
 
 
+def link_text(text: str) -> str:
+    """Text for inside a [text](url) link: escaped, and brackets that would end it early made round."""
+    return inert(text.replace("[", "(").replace("]", ")"))
+
+
+def linked_title(paper: Paper) -> str:
+    title = link_text(paper.title)
+    return f"[{title}]({paper.url})" if safe_url(paper.url) else title
+
+
+def safe_url(url: str | None) -> str | None:
+    """The URL when it cannot break out of link markup (no spaces, brackets or parentheses)."""
+    return url if url and _SAFE_URL.match(url) else None
+
+
 def source_lines(citations: Iterable[Citation]) -> list[str]:
     lines = []
     for citation in citations:
         paper = citation.paper
-        title = inert(paper.title.replace("[", "(").replace("]", ")"))  # brackets would break the link markup
-        linked = f"[{title}]({paper.url})" if paper.url else title
+        linked = linked_title(paper)
         when = f" ({paper.date.isoformat()})" if paper.date else ""
         lines.append(f"**[{citation.n}]** {linked}{when}")
     return lines
@@ -136,3 +156,32 @@ class GuildLimit:
             yield True
         finally:
             self._running[guild_id] -= 1
+
+
+def inert_summary(summary: Summary) -> Summary:
+    """The summary with every text from the library, the model or the user escaped, for
+    rendering as Discord Markdown; the headings and lists the renderer adds still work."""
+    return replace(
+        summary,
+        topic=inert(summary.topic),
+        scope=inert(summary.scope),
+        notice=inert(summary.notice) if summary.notice else None,
+        body=_inert_lines(summary.body) if summary.body else None,
+        themes=tuple(Theme(inert(t.name), tuple((inert(s), n) for s, n in t.sentences)) for t in summary.themes),
+        open_questions=tuple((inert(s), n) for s, n in summary.open_questions),
+        references=tuple(Citation(c.n, _inert_paper(c.paper)) for c in summary.references),
+    )
+
+
+def _inert_lines(markdown: str) -> str:
+    """A model's Markdown: its own headings stay headings, everything in them is escaped."""
+    lines = []
+    for line in markdown.splitlines():
+        heading = _HEADING.match(line)
+        lines.append(heading.group(1) + inert(heading.group(2)) if heading else inert(line))
+    return "\n".join(lines)
+
+
+def _inert_paper(paper: Paper) -> Paper:
+    authors = tuple(inert(a) for a in paper.authors)
+    return replace(paper, title=inert(paper.title), authors=authors, url=safe_url(paper.url))

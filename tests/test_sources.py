@@ -126,7 +126,7 @@ HUGE = b'{"title": "t", "abstract": "' + b"x" * 10_000_000 + b'"}\n'
         ("broken.jsonl", GOOD + b'{"title": oops}\n', "broken.jsonl:2: malformed JSON"),
         ("list.jsonl", GOOD + b'["not", "an", "object"]\n', "list.jsonl:2: expected a JSON object"),
         ("bytes.jsonl", GOOD + b'{"title": "\xff\xfe"}\n', "bytes.jsonl:2: not UTF-8"),
-        ("huge.jsonl", GOOD + HUGE, "huge.jsonl:2: abstract of 10,000,000 characters"),
+        ("huge.jsonl", GOOD + HUGE, "huge.jsonl:2: line of 10,000,031 bytes"),
     ],
 )
 def test_bad_lines_are_rejected_with_their_line_number_and_the_rest_is_read(

@@ -71,6 +71,8 @@ def expand_paths(paths: Iterable[Path]) -> Iterator[tuple[Path, str | None]]:
         if path.is_file():
             yield path, None
             continue
+        if not path.is_dir():  # a device (/dev/zero), a pipe or a socket: endless or read once
+            raise PaperbotError(f"{path}: not a regular file or a folder")
         for child in sorted(p for p in path.rglob("*") if p.is_file()):
             if child.name.startswith("."):
                 continue

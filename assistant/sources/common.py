@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import BinaryIO
 
 from assistant.errors import PaperbotError
 from assistant.models import Paper
@@ -40,7 +41,7 @@ class ParsedFile:
 def clean_text(text: str) -> str:
     """Collapse the hard line wraps and runs of spaces that arXiv text carries, and drop
     control characters (a terminal escape in an abstract must not reach anyone's terminal)."""
-    return _SPACES.sub(" ", _CONTROL.sub("", text)).strip()
+    return _CONTROL.sub("", _SPACES.sub(" ", text)).strip()  # NEL (U+0085) is a space, not dropped
 
 
 def title_key(title: str) -> str:
@@ -128,15 +129,44 @@ def check_head(path: Path) -> None:
     head_text(path)
 
 
-def numbered_lines(path: Path) -> Iterator[tuple[int, str | None]]:
-    """(line number, text) read one line at a time, so memory does not grow with the file;
-    text is None for a line that is not valid UTF-8."""
+# No paper record needs more than this on one line (an abstract is at most 20,000
+# characters); a longer "line", up to a multi-GB file with no newline, is skipped unread.
+MAX_LINE_BYTES = 1 << 20
+
+
+def numbered_lines(path: Path, errors: str = "strict") -> Iterator[tuple[int, str | LineTooLong | None]]:
+    """(line number, text) read one bounded line at a time, so memory does not grow with the
+    file or the line; text is LineTooLong for a line over MAX_LINE_BYTES, and None for one
+    that is not valid UTF-8 (unless `errors` is "replace")."""
     with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
+        number = 0
+        while raw := handle.readline(MAX_LINE_BYTES + 1):
+            number += 1
+            if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+                yield number, LineTooLong(_skip_rest_of_line(handle) + len(raw))
+                continue
             try:
-                yield number, raw.decode("utf-8-sig" if number == 1 else "utf-8")
+                yield number, raw.decode("utf-8-sig" if number == 1 else "utf-8", errors)
             except UnicodeDecodeError:
                 yield number, None
+
+
+@dataclass(frozen=True)
+class LineTooLong:
+    size: int
+
+    def __str__(self) -> str:
+        return f"line of {self.size:,} bytes (the limit is {MAX_LINE_BYTES:,})"
+
+
+def _skip_rest_of_line(handle: BinaryIO) -> int:
+    """Reads past the rest of an overlong line in bounded pieces; returns the bytes skipped."""
+    skipped = 0
+    while piece := handle.readline(MAX_LINE_BYTES):
+        skipped += len(piece)
+        if piece.endswith(b"\n"):
+            break
+    return skipped
 
 
 def _check_bytes(path: Path, data: bytes) -> None:
@@ -151,7 +181,7 @@ def head_text(path: Path, size: int = 8192) -> str:
     with path.open("rb") as handle:
         data = handle.read(size)
     _check_bytes(path, data)
-    return data.decode("utf-8", errors="replace")
+    return data.decode("utf-8-sig", errors="replace")  # a byte-order mark is not part of a column name
 
 
 def read_text(path: Path) -> str:

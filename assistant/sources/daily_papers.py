@@ -33,17 +33,32 @@ YEARLESS = re.compile(r"^[A-Z][a-z]{2} \d{1,2}(?:\s+\d+)?$")
 MAX_TITLE_CHARS = 300
 
 
+# A saved page is recognised by its structure, not by words a note could contain: the page's
+# own header line, or its "Daily Papers" heading line together with a paper's metadata lines.
+HEADER = "byak and the research community"
+HEADING = "daily papers"
+# An abstract is a paragraph; a title is a line. A line longer than any title, or a sentence
+# of this many words, is taken for an abstract.
+ABSTRACT_WORDS = 12
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # only real line ends: str.splitlines also splits on \f, U+2028...
+
+
 def looks_like(text: str) -> bool:
-    head = text[:4000].casefold()
-    return "byak and the research community" in head or "daily papers" in head
+    lines = [line.strip() for line in _LINE_BREAK.split(text[:4000])]
+    folded = {line.casefold() for line in lines}
+    return HEADER in folded or (HEADING in folded and any(AUTHORS.match(line) for line in lines))
 
 
 def _is_metadata(line: str) -> bool:
     return bool(line == SEPARATOR or AUTHORS.match(line) or DATED.match(line) or YEARLESS.match(line))
 
 
+def _is_abstract(line: str) -> bool:
+    return len(line) > MAX_TITLE_CHARS or (line.endswith(".") and len(line.split()) >= ABSTRACT_WORDS)
+
+
 def _content_lines(text: str) -> list[str]:
-    lines = (line.strip() for line in text.splitlines())
+    lines = (line.strip() for line in _LINE_BREAK.split(text))
     return [line for line in lines if line and line.casefold() not in CHROME]
 
 
@@ -67,18 +82,26 @@ def parse(path: Path) -> ParsedFile:
     lines = _content_lines(read_text(path))
     i = 0
     while i < len(lines):
-        # An organisation name can stand where "• N authors" does, always before "·".
-        before_separator = i + 1 < len(lines) and lines[i + 1] == SEPARATOR
-        if _is_metadata(lines[i]) or before_separator:
-            if result.papers:
-                result.papers[-1] = _with_metadata(result.papers[-1], lines[i])
-            i += 1
-            continue
-        title, abstract = lines[i], lines[i + 1] if i + 1 < len(lines) else ""
-        if len(title) > MAX_TITLE_CHARS or not abstract or _is_metadata(abstract):
-            result.skipped.append(f"{path.name}: no abstract after {title[:60]!r}")
-            i += 1
-            continue
-        result.papers.append(make_paper(title=title, abstract=abstract, source=SOURCE))
-        i += 2
+        i += _take(result, lines, i)
     return result
+
+
+def _take(result: ParsedFile, lines: list[str], i: int) -> int:
+    """Reads what starts at line i into `result`; returns how many lines it used."""
+    line, following = lines[i], lines[i + 1] if i + 1 < len(lines) else ""
+    # An organisation name can stand where "• N authors" does, always before "·".
+    if _is_metadata(line) or following == SEPARATOR:
+        if result.papers:
+            result.papers[-1] = _with_metadata(result.papers[-1], line)
+        return 1
+    name = result.path.name
+    if _is_abstract(line):  # a paragraph with no title before it
+        result.skipped.append(f"{name}: text without a title: {line[:60]!r}")
+        return 1
+    if len(line) > MAX_TITLE_CHARS or not _is_abstract(following):
+        # The next line is another title (or metadata): this paper has no abstract, and the
+        # next line starts the next paper.
+        result.skipped.append(f"{name}: no abstract after {line[:60]!r}")
+        return 1
+    result.papers.append(make_paper(title=line, abstract=following, source=SOURCE))
+    return 2

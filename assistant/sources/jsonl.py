@@ -8,7 +8,7 @@ from pathlib import Path
 
 from assistant.models import Paper
 from assistant.sources import arxiv_oai, records
-from assistant.sources.common import Record, check_head, numbered_lines
+from assistant.sources.common import LineTooLong, Record, check_head, numbered_lines
 
 FORMAT = "jsonl"
 SOURCE = "jsonl"
@@ -19,29 +19,30 @@ ToPaper = Callable[[Mapping[str, object]], "Paper | str"]
 def iter_objects(path: Path) -> Iterator[tuple[int, dict[str, object] | str]]:
     """(line number, object or the reason the line is not one) for each non-blank line."""
     for number, line in numbered_lines(path):
-        if line is None:
-            yield number, "not UTF-8 text"
+        if line is None or isinstance(line, LineTooLong):
+            yield number, "not UTF-8 text" if line is None else str(line)
             continue
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield number, f"malformed JSON ({exc.msg})"
-            continue
-        yield number, value if isinstance(value, dict) else f"expected a JSON object, got {type(value).__name__}"
+        if line.strip():
+            yield number, _object(line)
+
+
+def _object(line: str) -> dict[str, object] | str:
+    try:
+        value = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return f"malformed JSON ({exc.msg})"
+    except RecursionError:  # json recurses once per nesting level
+        return "malformed JSON (nested too deeply)"
+    return value if isinstance(value, dict) else f"expected a JSON object, got {type(value).__name__}"
 
 
 def first_object(path: Path) -> dict[str, object] | None:
     """The first record, read from the file's first line only, for format detection."""
-    with path.open("rb") as handle:
-        for line in handle:
-            if line.strip():
-                try:
-                    value = json.loads(line)
-                except (json.JSONDecodeError, UnicodeDecodeError):
-                    return None  # parse() reports the bad line with its number
-                return value if isinstance(value, dict) else None
+    for _, line in numbered_lines(path):
+        if isinstance(line, str) and not line.strip():
+            continue
+        value = _object(line) if isinstance(line, str) else None
+        return value if isinstance(value, dict) else None  # the records report a bad line
     return None
 
 

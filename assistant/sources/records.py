@@ -48,21 +48,25 @@ def as_list(value: object, *, split: re.Pattern[str] = _LIST_SPLIT) -> tuple[str
     if text.startswith("["):
         try:
             return as_list(ast.literal_eval(text), split=split)
-        except (ValueError, SyntaxError):
+        except (ValueError, SyntaxError, RecursionError, MemoryError):  # "[[[[..." nests without end
             pass
     return tuple(part for part in split.split(text) if part)
 
 
 def as_count(value: object) -> int | None:
     try:
-        return int(str(value)) if value is not None else None
+        count = int(str(value)) if value is not None else None
     except ValueError:
         return None
+    return count if count is None or 0 <= count < 100_000 else None
 
 
 def to_paper(record: Mapping[str, object], source: str) -> Paper | str:
     """The paper, or the reason this record is not one."""
-    title, abstract = as_text(field(record, "title")), as_text(field(record, "abstract"))
+    raw_title, raw_abstract = field(record, "title"), field(record, "abstract")
+    if not isinstance(raw_title, str | None) or not isinstance(raw_abstract, str | None):
+        return "title and abstract must be text"
+    title, abstract = as_text(raw_title), as_text(raw_abstract)
     if reason := missing_fields(title, abstract):
         return reason
     return make_paper(
