@@ -146,7 +146,9 @@ class Engine:
     def _ingest_batch(
         self, papers: list[Paper], report: IngestReport, changes: Changes, progress: Progress, total: Progress
     ) -> None:
-        stored = self.store.stored_matching([p.id for p in papers], [title_key(p.title) for p in papers])
+        stored = self.store.stored_matching(
+            [p.id for p in papers], [title_key(p.title) for p in papers], [p.doi for p in papers if p.doi]
+        )
         plan = plan_ingest(papers, self.store, report, stored)
         if not (plan.writes or plan.retired_ids):
             return

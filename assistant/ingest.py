@@ -18,11 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from assistant.embeddings import Embedder
-from assistant.merge import merge_pair, merge_papers
+from assistant.merge import Identity, match_keys, merge_pair, merge_papers, same_work
 from assistant.models import Chunk, Paper
 from assistant.settings import ChunkingSettings
 from assistant.sources import expand_paths, file_format, read_records
-from assistant.sources.common import title_key
 from assistant.store import ChromaStore, PaperWrite, StoredPaper
 
 Progress = Callable[[int], None]
@@ -110,15 +109,40 @@ def read_library(paths: Iterable[Path], fmt: str | None) -> tuple[list[Paper], I
 def plan_ingest(
     incoming: list[Paper], store: ChromaStore, report: IngestReport, stored: dict[str, StoredPaper]
 ) -> Plan:
-    """`stored`: the stored papers sharing an id or a title key with `incoming`."""
+    """`stored`: the stored papers sharing an id, a DOI or a title key with `incoming`."""
     plan = Plan(report=report)
-    by_title = {entry.title_key: entry for entry in stored.values()}
-    matches = {p.id: stored.get(p.id) or by_title.get(title_key(p.title)) for p in incoming}
+    index = _index_stored(stored)
+    matches = {p.id: stored.get(p.id) or _same_work_stored(p, index) for p in incoming}
     changed = [p for p in incoming if (m := matches[p.id]) is None or m.content_hash != p.content_hash()]
     previous = store.get_papers([m.id for p in changed if (m := matches[p.id]) is not None])
     for paper in incoming:
         _plan_one(plan, paper, matches[paper.id], previous, store.chunking)
     return plan
+
+
+def stored_identity(entry: StoredPaper) -> Identity:
+    arxiv = None if entry.id.startswith(("t-", "doi-")) else entry.id
+    return Identity(arxiv, entry.doi or None, entry.title_key, entry.year or None)
+
+
+def _index_stored(stored: dict[str, StoredPaper]) -> dict[str, list[tuple[Identity, StoredPaper]]]:
+    index: dict[str, list[tuple[Identity, StoredPaper]]] = {}
+    for entry in stored.values():
+        identity = stored_identity(entry)
+        for key in match_keys(identity):
+            index.setdefault(key, []).append((identity, entry))
+    return index
+
+
+def _same_work_stored(paper: Paper, index: dict[str, list[tuple[Identity, StoredPaper]]]) -> StoredPaper | None:
+    """The stored copy of this work: by DOI, else by title and year; never a paper with
+    another arXiv id."""
+    identity = Identity.of(paper)
+    for key in match_keys(identity)[::-1]:  # identifiers before titles
+        for other, entry in index.get(key, ()):
+            if same_work(identity, other):
+                return entry
+    return None
 
 
 def _plan_one(plan: Plan, paper: Paper, match: StoredPaper | None, previous: dict[str, Paper], chunking: str) -> None:

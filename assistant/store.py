@@ -65,6 +65,8 @@ class StoredPaper:
     content_hash: str
     title_key: str
     chunking: str  # the chunk size/overlap it was split with; another one means re-chunking
+    doi: str = ""
+    year: int = 0  # 0: undated
 
 
 @dataclass(frozen=True)
@@ -198,23 +200,31 @@ class ChromaStore:
             self._add_stored(found, page)
         return found
 
-    def stored_matching(self, ids: Sequence[str], title_keys: Sequence[str]) -> dict[str, StoredPaper]:
-        """Stored papers with one of these ids or title keys: what ingest compares a batch with,
-        without reading the whole library."""
+    def stored_matching(
+        self, ids: Sequence[str], title_keys: Sequence[str], dois: Sequence[str] = ()
+    ) -> dict[str, StoredPaper]:
+        """Stored papers with one of these ids, title keys or DOIs: what ingest compares a batch
+        with, without reading the whole library."""
         found: dict[str, StoredPaper] = {}
         for start in range(0, len(ids), PAGE):
             self._add_stored(found, self.papers.get(ids=list(ids[start : start + PAGE]), include=["metadatas"]))
-        keys = sorted(set(title_keys))
-        for start in range(0, len(keys), PAGE):
-            where = {"title_key": {"$in": keys[start : start + PAGE]}}
-            self._add_stored(found, self.papers.get(where=where, include=["metadatas"]))
+        for field, values in (("title_key", title_keys), ("doi", dois)):
+            keys = sorted(set(values))
+            for start in range(0, len(keys), PAGE):
+                where = {field: {"$in": keys[start : start + PAGE]}}
+                self._add_stored(found, self.papers.get(where=where, include=["metadatas"]))
         return found
 
     @staticmethod
     def _add_stored(found: dict[str, StoredPaper], page: Any) -> None:
         for pid, meta in zip(page["ids"], page["metadatas"], strict=True):
             found[pid] = StoredPaper(
-                pid, str(meta["content_hash"]), str(meta["title_key"]), str(meta.get("chunking", ""))
+                pid,
+                str(meta["content_hash"]),
+                str(meta["title_key"]),
+                str(meta.get("chunking", "")),
+                str(meta.get("doi", "")),
+                int(meta.get("year", 0)),
             )
 
     def get_papers(self, ids: Sequence[str]) -> dict[str, Paper]:
@@ -369,4 +379,6 @@ def _mean_vector(vectors: np.ndarray) -> np.ndarray:
 
 def _paper_metadata(paper: Paper) -> dict[str, Any]:
     meta = {"content_hash": paper.content_hash(), "title_key": title_key(paper.title), "title": paper.title}
+    if paper.doi:  # a str or absent: Chroma metadata holds no None
+        meta["doi"] = paper.doi
     return meta | filter_fields(paper)

@@ -55,7 +55,7 @@ def _recoverable(block: Block) -> bool:
 
 def _recovered(block: Block) -> Block:
     """A duplicated field keeps one value; a duplicated key is still its own entry."""
-    if isinstance(block, DuplicateFieldKeyBlock | DuplicateBlockKeyBlock):
+    if isinstance(block, DuplicateFieldKeyBlock | DuplicateBlockKeyBlock) and block.ignore_error_block:
         return block.ignore_error_block
     return block
 

@@ -21,7 +21,7 @@ _ARXIV_URL = re.compile(r"arxiv\.org/(?:abs|pdf)/([^\s?#]+?)(?:v\d+)?(?:\.pdf)?(
 
 
 def normal_doi(raw: str | None) -> str | None:
-    """"https://doi.org/10.1000/ABC" -> "10.1000/abc" (DOIs ignore case); None when not a DOI."""
+    """ "https://doi.org/10.1000/ABC" -> "10.1000/abc" (DOIs ignore case); None when not a DOI."""
     if not raw:
         return None
     text = _DOI_PREFIX.sub("", raw.strip()).strip().rstrip(".").casefold()

@@ -36,7 +36,7 @@ class Reference:
 
 
 def person(name: str) -> str:
-    """"Last, First" and "von Last, Jr, First" -> "First von Last Jr"; other names as they are."""
+    """ "Last, First" and "von Last, Jr, First" -> "First von Last Jr"; other names as they are."""
     parts = [part.strip() for part in name.split(",")]
     if len(parts) == 2 and all(parts):
         return f"{parts[1]} {parts[0]}"
@@ -69,7 +69,7 @@ def _number(value: object, most: int) -> int:
 
 
 def iso_date(text: str | None) -> date | None:
-    """"2023-03-24", "2025///", "2025/03/14/", "2021-03" and "2020" alike."""
+    """ "2023-03-24", "2025///", "2025/03/14/", "2021-03" and "2020" alike."""
     match = _ISO.match((text or "").strip())
     return make_date(match.group(1), match.group(2), match.group(3)) if match else None
 

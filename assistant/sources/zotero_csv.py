@@ -29,7 +29,7 @@ def header(head: str) -> set[str]:
 
 
 def looks_like(head: str) -> bool:
-    return REQUIRED <= header(head)
+    return header(head) >= REQUIRED
 
 
 def records_zotero_csv(path: Path) -> Iterator[Record]:
