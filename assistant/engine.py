@@ -190,11 +190,28 @@ class Engine:
     def ingest_sample(self, progress: Progress = _ignore, *, total: Progress = _ignore) -> IngestReport:
         return self.ingest([sample_library()], progress=progress, total=total)[0]
 
-    def paper(self, paper_id: str) -> Paper:
-        found = self.store.get_papers([paper_id]).get(paper_id)
+    def paper(self, identifier: str) -> Paper:
+        """By paper id, arXiv id or DOI."""
+        from assistant.lookup import find_paper
+
+        found = find_paper(self.store, identifier)
         if found is None:
-            raise PaperbotError(f"no paper with id {paper_id!r} in the library")
+            raise PaperbotError(f"no paper with id, arXiv id or DOI {identifier!r} in the library")
         return found
+
+    def export(self, fmt: str, query: str | None = None, ids: Sequence[str] = (), k: int = 20) -> tuple[str, int]:
+        """The text of an export (bibtex, ris, csljson) and how many papers it holds: the
+        papers named by `ids`, else those a search for `query` finds, else the whole library."""
+        from assistant.exports import export
+
+        if ids:
+            papers = [self.paper(identifier) for identifier in ids]
+        elif query:
+            papers = [result.paper for result in self.search(query, k)]
+        else:
+            papers = sorted(self.store.all_papers(), key=lambda paper: paper.id)
+        unique = list({paper.id: paper for paper in papers}.values())
+        return export(unique, fmt), len(unique)
 
     def stats(self) -> Stats:
         papers, chunks = self.store.counts()

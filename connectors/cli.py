@@ -46,9 +46,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts instead of text.")]
 SinceOpt = Annotated[str | None, typer.Option("--since", help="Only papers dated on or after YYYY-MM-DD.")]
 UntilOpt = Annotated[str | None, typer.Option("--until", help="Only papers dated on or before YYYY-MM-DD.")]
-SourceOpt = Annotated[
-    str | None, typer.Option("--source", help="Only papers from one source: daily-papers, arxiv-oai, csv, jsonl.")
-]
+SourceOpt = Annotated[str | None, typer.Option("--source", help=f"Only papers from one source: {', '.join(FORMATS)}.")]
 
 
 class Mode(StrEnum):
@@ -381,7 +379,8 @@ def stats(as_json: JsonOpt = False) -> None:
 @app.command()
 @handle_errors
 def paper(
-    paper_id: Annotated[str, typer.Argument(help="A paper id as search prints it.")], as_json: JsonOpt = False
+    paper_id: Annotated[str, typer.Argument(help="A paper id as search prints it, an arXiv id or a DOI.")],
+    as_json: JsonOpt = False,
 ) -> None:
     """Show one paper's full record."""
     record = Engine(load_settings()).paper(paper_id)
@@ -395,6 +394,7 @@ def paper(
         ("date", _iso(record.date) or "unknown"),
         ("authors", authors),
         ("url", record.url or "none"),
+        ("doi", record.doi or "none"),
         ("categories", ", ".join(record.categories) or "none"),
         ("sources", ", ".join(record.sources)),
     ):
@@ -537,6 +537,11 @@ def flatten(data: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]
             yield from flatten(value, f"{prefix}{key}.")
         else:
             yield f"{prefix}{key}", value
+
+
+from connectors import cli_export  # noqa: E402 (its command needs the helpers above)
+
+cli_export.register(app)
 
 
 def main() -> None:

@@ -92,6 +92,7 @@ def reference(entry: Entry) -> Reference:
         url=text.get("url", ""),
         keywords=tuple(re.split(r"\s*[,;]\s*", text.get("keywords", ""))),
         arxiv_hints=(eprint, *(text.get(name, "") for name in _HINT_FIELDS)),
+        note=text.get("note", ""),
     )
 
 

@@ -73,4 +73,5 @@ def reference(item: Mapping[str, Any], number: int) -> Reference:
         url=_text(item.get("URL")),
         keywords=tuple(re.split(r"\s*[,;]\s*", _text(item.get("keyword")))),
         arxiv_hints=tuple(_text(item.get(key)) for key in _HINT_KEYS),
+        note=_text(item.get("note")),
     )

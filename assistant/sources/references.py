@@ -15,6 +15,7 @@ from assistant.models import Paper
 from assistant.sources.common import MAX_ABSTRACT_CHARS, clean_text, make_paper
 from assistant.sources.identifiers import doi_paper_id, find_arxiv, normal_doi
 
+_AUTHOR_COUNT = re.compile(r"^\s*(\d{1,5}) authors\s*$", re.MULTILINE)
 _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 _ISO = re.compile(r"^(\d{4})(?:[-/](\d{1,2}))?(?:[-/](\d{1,2}))?")
 MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
@@ -33,6 +34,7 @@ class Reference:
     url: str = ""
     keywords: tuple[str, ...] = ()
     arxiv_hints: tuple[str, ...] = ()  # fields that may name an arXiv id (eprint, journal, note...)
+    note: str = ""  # where paperbot's own exports say "12 authors" when only the count is known
 
 
 def person(name: str) -> str:
@@ -92,6 +94,7 @@ def to_record(ref: Reference, source: str, where: str) -> Paper | str:
         source=source,
         raw_id=arxiv,
         authors=tuple(a for a in (person(name) for name in ref.authors) if a),
+        author_count=int(count.group(1)) if (count := _AUTHOR_COUNT.search(ref.note)) else None,
         published=ref.published,
         url=ref.url.strip() or None,
         categories=tuple(dict.fromkeys(k.strip() for k in ref.keywords if k.strip())),

@@ -65,4 +65,5 @@ def reference(item: Mapping[str, Any], number: int) -> Reference:
         url=urls[0] if urls else "",
         keywords=_list(item, "keywords"),
         arxiv_hints=(*urls, *(_text(item, key) for key in _HINT_KEYS)),
+        note="\n".join(_list(item, "notes")),
     )
