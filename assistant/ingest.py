@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.embeddings import Embedder
-from assistant.merge import Identity, match_keys, merge_pair, merge_papers, same_work
+from assistant.merge import Identity, match_keys, merge_papers, same_work, update_stored
 from assistant.models import Chunk, Paper
 from assistant.settings import ChunkingSettings
 from assistant.sources import expand_paths, file_format, read_records
@@ -150,7 +150,7 @@ def _plan_one(plan: Plan, paper: Paper, match: StoredPaper | None, previous: dic
         plan.writes.append(paper)
         plan.report.added += 1
         return
-    merged = merge_pair(previous[match.id], paper) if match.id in previous else paper
+    merged = update_stored(previous[match.id], paper) if match.id in previous else paper
     if match.content_hash == merged.content_hash() and match.chunking == chunking:
         plan.report.unchanged += 1
         return

@@ -9,11 +9,12 @@ fifty papers called "Introduction" stay fifty papers.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from assistant.models import Paper
 from assistant.sources.common import title_key
 from assistant.sources.identifiers import arxiv_of_doi
+from assistant.sources.reference_formats import EDITABLE_SOURCES
 
 MAX_YEAR_GAP = 1
 
@@ -80,6 +81,16 @@ def merge_pair(kept: Paper, other: Paper) -> Paper:
         sources=_union(kept.sources, other.sources),
         doi=_doi(kept, other),
     )
+
+
+def update_stored(stored: Paper, incoming: Paper) -> Paper:
+    """What a stored paper becomes when a new copy arrives. A reference manager's export is a
+    record the user edits: re-imported from the same (and only) source, its new version
+    replaces the old one, so a corrected title or a shortened abstract takes effect. Every
+    other copy merges, the richest metadata winning."""
+    if stored.sources == incoming.sources and set(incoming.sources) <= EDITABLE_SOURCES:
+        return replace(incoming, id=stored.arxiv_id or incoming.arxiv_id or stored.id)
+    return merge_pair(stored, incoming)
 
 
 def match_keys(identity: Identity) -> list[str]:

@@ -15,6 +15,8 @@ READERS: dict[str, Callable[[Path], Iterator[Record]]] = {
     zotero_csv.FORMAT: zotero_csv.records_zotero_csv,
     csl_json.FORMAT: csl_json.records_csl_json,
 }
+# Sources whose records the user edits in a reference manager: a re-import replaces them.
+EDITABLE_SOURCES = {bibtex_file.SOURCE, ris_file.SOURCE, zotero_csv.SOURCE, csl_json.SOURCE}
 EXTENSIONS = {".bib", ".bibtex", ".biblatex", ".ris", ".json", ".csv"}
 
 # Most specific first: a Zotero CSV header is also a CSV, a CSL-JSON array also JSON.
