@@ -97,12 +97,14 @@ def reference(entry: Entry) -> Reference:
 
 
 def _names(value: Any) -> tuple[str, ...]:
-    """NameParts from bibtexparser as "First von Last, Jr" without the comma."""
+    """NameParts from bibtexparser as "First von Last Jr", LaTeX decoded (the decoding
+    middleware skips lists of names)."""
     if not isinstance(value, list):
         return ()
+    decode = latex_decoder().latex_to_text
     names = []
     for name in value:
         if isinstance(name, mw.NameParts):
             parts = [*name.first, *name.von, *name.last, *name.jr]
-            names.append(" ".join(part for part in parts if part))
+            names.append(decode(" ".join(part for part in parts if part)).strip())
     return tuple(name for name in names if name)

@@ -49,7 +49,9 @@ def _text(item: Mapping[str, Any], *keys: str) -> str:
 
 
 def _list(item: Mapping[str, Any], key: str) -> tuple[str, ...]:
-    value = item.get(key) or ()
+    value = item.get(key)
+    if not value:
+        return ()
     return tuple(str(part) for part in (value if isinstance(value, list) else [value]))
 
 
