@@ -196,7 +196,7 @@ class Engine:
 
         found = find_paper(self.store, identifier)
         if found is None:
-            raise PaperbotError(f"no paper with id, arXiv id or DOI {identifier!r} in the library")
+            raise PaperbotError(f"no paper with id {identifier!r} in the library")
         return found
 
     def export(self, fmt: str, query: str | None = None, ids: Sequence[str] = (), k: int = 20) -> tuple[str, int]:

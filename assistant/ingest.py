@@ -40,9 +40,11 @@ class IngestReport:
     skipped_count: int = 0
     errors: list[str] = field(default_factory=list)
     files: int = 0
+    no_abstract: int = 0  # of the skipped: records with a title but no abstract
 
     def skip(self, reason: str) -> None:
         self.skipped_count += 1
+        self.no_abstract += reason.endswith("no abstract")
         if len(self.skipped) < MAX_REASONS:
             self.skipped.append(reason)
 
@@ -53,6 +55,7 @@ class IngestReport:
             "unchanged": self.unchanged,
             "skipped": self.skipped_count,
             "skipped_reasons": self.skipped,
+            "no_abstract": self.no_abstract,
             "errors": self.errors,
             "files": self.files,
         }

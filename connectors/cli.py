@@ -226,6 +226,8 @@ def print_report(report: IngestReport, seconds: float) -> None:
         f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
         f"{report.skipped_count} skipped ({report.files} files, {seconds:.1f}s)"
     )
+    if report.no_abstract:
+        out.print(f"{report.no_abstract} without an abstract (not searchable; listed below by key)")
     for reason in report.skipped[:20]:
         out.print(f"  [dim]skipped: {escape(reason)}[/dim]")
     if report.skipped_count > 20:

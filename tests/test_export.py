@@ -161,5 +161,5 @@ def test_cli_ingest_reports_entries_without_an_abstract_by_key(cli_env: None, tm
     result = runner.invoke(app, ["ingest", str(IMPORTS / "zotero_csl_json_microbiome_13_items.json"), "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert report["added"] == 12 and report["skipped"] == 1
+    assert report["added"] == 12 and report["skipped"] == report["no_abstract"] == 1
     assert "items/LFXXJ8JZ" in report["skipped_reasons"][0] and "no abstract" in report["skipped_reasons"][0]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.engine import Engine
+from assistant.engine import Engine, sample_library
 from assistant.errors import PaperbotError
 from assistant.merge import merge_papers
 from assistant.models import Paper
@@ -141,3 +141,17 @@ def test_reimporting_an_updated_export_embeds_only_what_changed(tmp_path: Path) 
     # paper (a chunk is embedded with its title); the 18 other papers cost nothing
     retitled = [c for c in engine.store.chunk_rows(["1809.02922"]) if "#" in c.key]
     assert len(chunks) == 3 and embedder.texts_embedded - before == 1 + len(retitled)
+
+
+def test_a_better_biblatex_entry_and_the_bundled_daily_papers_copy_are_one_paper(tmp_path: Path) -> None:
+    """The bundled sample (Daily Papers: no ids, no dates) and a Better BibLaTeX export share
+    "Sparks of Artificial General Intelligence"."""
+    daily = sample_library() / "003_e553c8e3ea06ad35.txt"
+    engine = engine_at(tmp_path / "home")
+    engine.ingest([IMPORTS / "better_biblatex_llm_arxiv_entries.bib"])
+    report, _ = engine.ingest([daily])
+    assert report.updated == 1
+    sparks = engine.paper("arXiv:2303.12712")
+    assert sparks.sources == ("bibtex", "daily-papers") and sparks.doi == "10.48550/arxiv.2303.12712"
+    titles = [p.title.casefold() for p in engine.store.all_papers()]
+    assert titles.count(sparks.title.casefold()) == 1
