@@ -92,13 +92,19 @@ def entry(paper: Paper, key: str) -> Entry:
     if paper.arxiv_id:
         fields += [("eprint", paper.arxiv_id), ("archiveprefix", "arXiv")]
     if paper.doi:
-        fields.append(("doi", paper.doi))
+        fields.append(("doi", _verbatim(paper.doi)))
     if paper.url:
-        fields.append(("url", paper.url))
+        fields.append(("url", _verbatim(paper.url)))
     if paper.categories:
         fields.append(("keywords", escape(", ".join(paper.categories))))
     fields.append(("abstract", escape(paper.abstract)))
     return Entry("misc", key, [Field(name, value) for name, value in fields])
+
+
+def _verbatim(value: str) -> str:
+    """URLs and DOIs are written as they are (BibLaTeX reads them verbatim), except braces,
+    which would end the field: they are percent-encoded, as a URL allows."""
+    return value.replace("{", "%7B").replace("}", "%7D")
 
 
 def bibliography(papers: list[Paper]) -> str:

@@ -31,7 +31,8 @@ HOSTILE = [
     {"title": "R&D at #1 with under_scores ~ and \\commands}", "abstract": "Uses \\emph{x}, $\\alpha_{1}$ and 5$."},
     {"title": "Éléments d'Ñúñez: «café» 東京", "abstract": "Accents, CJK: 東京.", "authors": ["Zoë O'Brien"]},
     {"title": "A Count Only", "abstract": "Only the count is known.", "author_count": 7, "date": "2021-02-03"},
-    {"arxiv_id": "2105.00001", "title": "Arxiv With DOI", "abstract": "Both ids.", "date": "2021-05-01"},
+    {"arxiv_id": "2105.00001", "title": "Arxiv Only", "abstract": "An arXiv id.", "date": "2021-05-01"},
+    {"title": "A URL to Keep", "abstract": "Percent and underscore.", "url": "https://x.org/a_b%20c?d=1&e=~f#g"},
 ]
 
 

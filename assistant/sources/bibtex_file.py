@@ -26,6 +26,7 @@ FORMAT = "bibtex"
 SOURCE = "bibtex"
 _ENTRY_START = re.compile(r"^\s*@\s*[A-Za-z]+\s*[{(]", re.MULTILINE)
 _ARXIV_TYPES = {"", "arxiv"}
+VERBATIM = {"url", "doi", "eprint"}
 _HINT_FIELDS = ("journal", "journaltitle", "note", "number", "howpublished", "archiveprefix")
 
 
@@ -42,11 +43,16 @@ def records_bibtex(path: Path) -> Iterator[Record]:
             yield f"{path.name}:{block.start_line or '?'}: unreadable BibTeX entry ({_first_line(block.raw)})"
         elif isinstance(block, Entry | String) or _recoverable(block):
             blocks.append(_recovered(block))
-    for block in _decoded(blocks).blocks:
-        if isinstance(block, Entry):
-            yield to_record(reference(block), SOURCE, path.name)
-        elif not isinstance(block, String):
-            yield f"{path.name}:{block.start_line or '?'}: BibTeX entry not decodable"
+    library = _prepared(blocks)
+    decoding = mw.LatexDecodingMiddleware(True, decoder=latex_decoder())
+    for block in library.entries:
+        # URLs, DOIs and ids are verbatim: "%20" in a URL is not a LaTeX comment
+        verbatim = {field.key.casefold(): field.value for field in block.fields if field.key.casefold() in VERBATIM}
+        decoded = decoding.transform_entry(block, library)
+        if isinstance(decoded, Entry):
+            yield to_record(reference(decoded, verbatim), SOURCE, path.name)
+        else:
+            yield f"{path.name}:{block.start_line or '?'}: {block.key}: LaTeX not decodable"
 
 
 def _recoverable(block: Block) -> bool:
@@ -64,21 +70,21 @@ def _first_line(raw: str | None) -> str:
     return (raw or "").strip().splitlines()[0][:60] if (raw or "").strip() else "empty"
 
 
-def _decoded(blocks: list[Block]) -> Library:
+def _prepared(blocks: list[Block]) -> Library:
+    """@string macros resolved, outer braces or quotes removed, author lists split."""
     library = Library(blocks, fail_on_duplicate_key=False)
     for middleware in (
         mw.ResolveStringReferencesMiddleware(True),
         mw.RemoveEnclosingMiddleware(True),
         mw.SeparateCoAuthors(True),
         mw.SplitNameParts(True),
-        mw.LatexDecodingMiddleware(True, decoder=latex_decoder()),
     ):
         library = middleware.transform(library)
     return library
 
 
-def reference(entry: Entry) -> Reference:
-    fields = {field.key.casefold(): field.value for field in entry.fields}
+def reference(entry: Entry, verbatim: dict[str, Any]) -> Reference:
+    fields = {field.key.casefold(): field.value for field in entry.fields} | verbatim
     text = {key: value for key, value in fields.items() if isinstance(value, str)}
     eprint_type = (text.get("eprinttype") or text.get("archiveprefix") or "").strip().casefold()
     eprint = text.get("eprint", "") if eprint_type in _ARXIV_TYPES else ""
