@@ -1,15 +1,23 @@
-"""BibTeX entries for a summary's references, escaped so LaTeX tools accept them.
+"""BibTeX for a summary's references and for `paperbot export`, written with bibtexparser 2.
 
 Outside `$...$` math, the characters LaTeX treats as special are escaped, and braces
 become \textbraceleft{}/\textbraceright{}, so a title with an unbalanced brace cannot break
-the entry. Math with balanced braces is kept as it is.
+the entry. Math with balanced braces is kept as it is. Pairs that LaTeX would turn into
+other characters (`--` into a dash, two backquotes into a quote) are split with `{}`.
 Accented letters stay UTF-8, which biber and bibtexparser read and modern BibTeX passes through.
+`latex_decoder` undoes all of this, so what is exported imports back unchanged.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
+
+import bibtexparser
+from bibtexparser import Library
+from bibtexparser.model import Entry, Field
+from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec, get_default_latex_context_db
 
 from assistant.models import Paper
 
@@ -17,6 +25,8 @@ from assistant.models import Paper
 SPECIAL = {"\\": r"\textbackslash{}", "{": r"\textbraceleft{}", "}": r"\textbraceright{}", "&": r"\&", "%": r"\%",
            "#": r"\#", "_": r"\_", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}  # fmt: skip
 MATH = re.compile(r"(\$[^$]+\$)")
+# Character pairs LaTeX reads as one symbol ("--" is a dash, "?`" an inverted question mark).
+LIGATURE = re.compile(r"(?<=[-`'?!])(?=[-`'])")
 
 
 def escape(text: str) -> str:
@@ -26,8 +36,21 @@ def escape(text: str) -> str:
         if MATH.fullmatch(part) and _balanced(part):
             parts.append(part)
         else:
-            parts.append("".join(SPECIAL.get(ch, ch) for ch in part).replace("$", r"\$"))
+            escaped = "".join(SPECIAL.get(ch, ch) for ch in part).replace("$", r"\$")
+            parts.append(LIGATURE.sub("{}", escaped))
     return "".join(parts)
+
+
+@functools.cache
+def latex_decoder() -> LatexNodes2Text:
+    """LaTeX to text, knowing the brace commands `escape` writes; math is kept as written."""
+    context = get_default_latex_context_db()
+    context.add_context_category(
+        "paperbot-braces",
+        prepend=True,
+        macros=[MacroTextSpec("textbraceleft", simplify_repl="{"), MacroTextSpec("textbraceright", simplify_repl="}")],
+    )
+    return LatexNodes2Text(latex_context=context, math_mode="verbatim", keep_braced_groups=False)
 
 
 def _balanced(text: str) -> bool:
@@ -57,24 +80,34 @@ def _ascii(text: str) -> str:
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
 
 
-def entry(paper: Paper, key: str) -> str:
+def entry(paper: Paper, key: str) -> Entry:
+    """A @misc entry with every field paperbot knows, so an import reads the paper back."""
     fields: list[tuple[str, str]] = [("title", "{" + escape(paper.title) + "}")]  # inner braces keep capitals
     if paper.authors:
         fields.append(("author", " and ".join(escape(a) for a in paper.authors)))
     elif paper.author_count:
         fields.append(("note", f"{paper.author_count} authors"))
     if paper.date:
-        fields.append(("year", str(paper.date.year)))
-        fields.append(("month", str(paper.date.month)))
-    arxiv = paper.id if re.fullmatch(r"\d{4}\.\d{4,5}", paper.id) else None
-    if arxiv:
-        fields += [("eprint", arxiv), ("archiveprefix", "arXiv")]
+        fields += [("year", str(paper.date.year)), ("month", str(paper.date.month)), ("date", paper.date.isoformat())]
+    if paper.arxiv_id:
+        fields += [("eprint", paper.arxiv_id), ("archiveprefix", "arXiv")]
+    if paper.doi:
+        fields.append(("doi", _verbatim(paper.doi)))
     if paper.url:
-        fields.append(("url", paper.url))
-    body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields)
-    return f"@misc{{{key},\n{body}\n}}\n"
+        fields.append(("url", _verbatim(paper.url)))
+    if paper.categories:
+        fields.append(("keywords", escape(", ".join(paper.categories))))
+    fields.append(("abstract", escape(paper.abstract)))
+    return Entry("misc", key, [Field(name, value) for name, value in fields])
+
+
+def _verbatim(value: str) -> str:
+    """URLs and DOIs are written as they are (BibLaTeX reads them verbatim), except braces,
+    which would end the field: they are percent-encoded, as a URL allows."""
+    return value.replace("{", "%7B").replace("}", "%7D")
 
 
 def bibliography(papers: list[Paper]) -> str:
     taken: set[str] = set()
-    return "\n".join(entry(paper, cite_key(paper, taken)) for paper in papers)
+    library = Library([entry(paper, cite_key(paper, taken)) for paper in papers])
+    return bibtexparser.write_string(library)

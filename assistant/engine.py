@@ -214,12 +214,29 @@ class Engine:
     def ingest_sample(self, progress: Progress = _ignore, *, total: Progress = _ignore) -> IngestReport:
         return self.ingest([sample_library()], progress=progress, total=total)[0]
 
-    def paper(self, paper_id: str) -> Paper:
+    def paper(self, identifier: str) -> Paper:
+        """By paper id, arXiv id or DOI."""
+        from assistant.lookup import find_paper
+
         self.refresh()
-        found = self.store.get_papers([paper_id]).get(paper_id)
+        found = find_paper(self.store, identifier)
         if found is None:
-            raise PaperbotError(f"no paper with id {paper_id!r} in the library; `paperbot search` shows ids")
+            raise PaperbotError(f"no paper with id {identifier!r} in the library; `paperbot search` shows ids")
         return found
+
+    def export(self, fmt: str, query: str | None = None, ids: Sequence[str] = (), k: int = 20) -> tuple[str, int]:
+        """The text of an export (bibtex, ris, csljson) and how many papers it holds: the
+        papers named by `ids`, else those a search for `query` finds, else the whole library."""
+        from assistant.exports import export
+
+        if ids:
+            papers = [self.paper(identifier) for identifier in ids]
+        elif query:
+            papers = [result.paper for result in self.search(query, k)]
+        else:
+            papers = sorted(self.store.all_papers(), key=lambda paper: paper.id)
+        unique = list({paper.id: paper for paper in papers}.values())
+        return export(unique, fmt), len(unique)
 
     def undated_count(self) -> int:
         """How many papers a --since/--until filter leaves out for having no date."""

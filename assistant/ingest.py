@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
 from assistant.embeddings import Embedder
 from assistant.errors import PaperbotError
-from assistant.merge import merge_pair, merge_papers
+from assistant.merge import Identity, match_keys, merge_papers, same_work, update_stored
 from assistant.models import Chunk, Paper
 from assistant.settings import ChunkingSettings
 from assistant.sources import expand_paths, file_format, read_records
@@ -42,9 +43,11 @@ class IngestReport:
     skipped_count: int = 0
     errors: list[str] = field(default_factory=list)
     files: int = 0
+    no_abstract: int = 0  # of the skipped: records with a title but no abstract
 
     def skip(self, reason: str) -> None:
         self.skipped_count += 1
+        self.no_abstract += reason.endswith("no abstract")
         if len(self.skipped) < MAX_REASONS:
             self.skipped.append(reason)
 
@@ -55,6 +58,7 @@ class IngestReport:
             "unchanged": self.unchanged,
             "skipped": self.skipped_count,
             "skipped_reasons": self.skipped,
+            "no_abstract": self.no_abstract,
             "errors": self.errors,
             "files": self.files,
         }
@@ -142,18 +146,29 @@ def read_library(paths: Iterable[Path], fmt: str | None) -> tuple[list[Paper], I
 class Stored:
     """What one batch needs to know of the library, read once before planning."""
 
-    papers: dict[str, StoredPaper]  # stored papers sharing an id or a title key with the batch
+    papers: dict[str, StoredPaper]  # stored papers sharing an id, a DOI or a title key with the batch
     records: dict[str, Paper]  # their records
     vectors: dict[str, np.ndarray]  # chunk vectors by text hash, of the papers that may be written
     chunk_ids: dict[str, list[str]]  # their stored chunk ids, by paper
 
+    def match(self, paper: Paper) -> StoredPaper | None:
+        """The stored copy of this work: same id, else same DOI, else same title and year;
+        never a paper with another arXiv id."""
+        return self.papers.get(paper.id) or _same_work_stored(paper, self.by_key)
+
+    @cached_property
+    def by_key(self) -> dict[str, list[tuple[Identity, StoredPaper]]]:
+        return _index_stored(self.papers)
+
 
 def read_stored(incoming: list[Paper], store: ChromaStore) -> Stored:
-    papers, records = store.stored_matching([p.id for p in incoming], [title_key(p.title) for p in incoming])
-    by_title = {entry.title_key: entry for entry in papers.values()}
+    papers, records = store.stored_matching(
+        [p.id for p in incoming], [title_key(p.title) for p in incoming], [p.doi for p in incoming if p.doi]
+    )
+    partial = Stored(papers, records, {}, {})
     touched: set[str] = set()
     for paper in incoming:
-        match = papers.get(paper.id) or by_title.get(title_key(paper.title))
+        match = partial.match(paper)
         if match is None or match.content_hash != paper.content_hash() or match.chunking != store.chunking:
             touched.add(paper.id)  # an interrupted run may have left chunks under a new id too
             touched.update([match.id] if match else [])
@@ -163,11 +178,34 @@ def read_stored(incoming: list[Paper], store: ChromaStore) -> Stored:
 
 def plan_ingest(incoming: list[Paper], stored: Stored, chunking: str, report: IngestReport) -> Plan:
     plan = Plan(report=report)
-    by_title = {entry.title_key: entry for entry in stored.papers.values()}
     for paper in incoming:
-        match = stored.papers.get(paper.id) or by_title.get(title_key(paper.title))
-        _plan_one(plan, paper, match, stored.records, chunking)
+        _plan_one(plan, paper, stored.match(paper), stored.records, chunking)
     return plan
+
+
+def stored_identity(entry: StoredPaper) -> Identity:
+    arxiv = None if entry.id.startswith(("t-", "doi-")) else entry.id
+    return Identity(arxiv, entry.doi or None, entry.title_key, entry.year or None)
+
+
+def _index_stored(stored: dict[str, StoredPaper]) -> dict[str, list[tuple[Identity, StoredPaper]]]:
+    index: dict[str, list[tuple[Identity, StoredPaper]]] = {}
+    for entry in stored.values():
+        identity = stored_identity(entry)
+        for key in match_keys(identity):
+            index.setdefault(key, []).append((identity, entry))
+    return index
+
+
+def _same_work_stored(paper: Paper, index: dict[str, list[tuple[Identity, StoredPaper]]]) -> StoredPaper | None:
+    """The stored copy of this work: by DOI, else by title and year; never a paper with
+    another arXiv id."""
+    identity = Identity.of(paper)
+    for key in match_keys(identity)[::-1]:  # identifiers before titles
+        for other, entry in index.get(key, ()):
+            if same_work(identity, other):
+                return entry
+    return None
 
 
 def _plan_one(plan: Plan, paper: Paper, match: StoredPaper | None, previous: dict[str, Paper], chunking: str) -> None:
@@ -175,7 +213,7 @@ def _plan_one(plan: Plan, paper: Paper, match: StoredPaper | None, previous: dic
         plan.writes.append(paper)
         plan.report.added += 1
         return
-    merged = merge_pair(previous[match.id], paper) if match.id in previous else paper
+    merged = update_stored(previous[match.id], paper) if match.id in previous else paper
     if match.content_hash == merged.content_hash() and match.chunking == chunking:
         plan.report.unchanged += 1
         return

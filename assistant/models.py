@@ -21,10 +21,22 @@ class Paper:
     url: str | None = None
     categories: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
+    doi: str | None = None  # lower-cased, without a resolver prefix
 
     @property
     def arxiv_id(self) -> str | None:
-        return None if self.id.startswith("t-") else self.id
+        """Ids are an arXiv id, or a hash of the title ("t-") or of the DOI ("doi-")."""
+        return None if self.id.startswith(("t-", "doi-")) else self.id
+
+    @property
+    def identifiers(self) -> dict[str, str]:
+        """Every identifier the paper is known by, for lookups and exports."""
+        found = {"id": self.id}
+        if self.arxiv_id:
+            found["arxiv"] = self.arxiv_id
+        if self.doi:
+            found["doi"] = self.doi
+        return found
 
     @property
     def n_authors(self) -> int | None:
@@ -40,6 +52,8 @@ class Paper:
         data["authors"] = list(self.authors)
         data["categories"] = list(self.categories)
         data["sources"] = list(self.sources)
+        if self.doi is None:
+            del data["doi"]  # papers without one keep the content hash they had before DOIs existed
         return data
 
     def to_json(self) -> str:
@@ -59,6 +73,7 @@ class Paper:
             url=data.get("url"),
             categories=tuple(data.get("categories") or ()),
             sources=tuple(data.get("sources") or ()),
+            doi=data.get("doi") or None,
         )
 
     def with_id(self, paper_id: str) -> Paper:

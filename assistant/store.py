@@ -74,6 +74,8 @@ class StoredPaper:
     content_hash: str
     title_key: str
     chunking: str  # the chunk size/overlap it was split with; another one means re-chunking
+    doi: str = ""
+    year: int = 0  # 0: undated
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,14 @@ class PaperWrite:
 
 
 def stored_paper(pid: str, meta: dict[str, Any]) -> StoredPaper:
-    return StoredPaper(pid, str(meta["content_hash"]), str(meta["title_key"]), str(meta.get("chunking", "")))
+    return StoredPaper(
+        pid,
+        str(meta["content_hash"]),
+        str(meta["title_key"]),
+        str(meta.get("chunking", "")),
+        str(meta.get("doi", "")),
+        int(meta.get("year", 0)),
+    )
 
 
 def index_rows(writes: Sequence[PaperWrite]) -> tuple[list[IndexRow], list[IndexRow]]:
@@ -346,19 +355,20 @@ class ChromaStore:
         return found
 
     def stored_matching(
-        self, ids: Sequence[str], title_keys: Sequence[str]
+        self, ids: Sequence[str], title_keys: Sequence[str], dois: Sequence[str] = ()
     ) -> tuple[dict[str, StoredPaper], dict[str, Paper]]:
-        """Stored papers with one of these ids or title keys, and their records: what ingest
-        compares a batch with, without reading the whole library."""
+        """Stored papers with one of these ids, title keys or DOIs, and their records: what
+        ingest compares a batch with, without reading the whole library."""
         found: dict[str, StoredPaper] = {}
         records: dict[str, Paper] = {}
         for start in range(0, len(ids), PAGE):
             page = self.papers.get(ids=list(ids[start : start + PAGE]), include=["metadatas", "documents"])
             self._add_stored(found, records, page)
-        keys = sorted(set(title_keys))
-        for start in range(0, len(keys), PAGE):
-            where = {"title_key": {"$in": keys[start : start + PAGE]}}
-            self._add_stored(found, records, self.papers.get(where=where, include=["metadatas", "documents"]))
+        for key, values in (("title_key", title_keys), ("doi", dois)):
+            keys = sorted(set(values))
+            for start in range(0, len(keys), PAGE):
+                where = {key: {"$in": keys[start : start + PAGE]}}
+                self._add_stored(found, records, self.papers.get(where=where, include=["metadatas", "documents"]))
         return found, records
 
     def stored_chunks(self, paper_ids: Sequence[str]) -> tuple[dict[str, np.ndarray], dict[str, list[str]]]:
@@ -525,4 +535,6 @@ def _mean_vector(vectors: np.ndarray) -> np.ndarray:
 
 def _paper_metadata(paper: Paper) -> dict[str, Any]:
     meta = {"content_hash": paper.content_hash(), "title_key": title_key(paper.title), "title": paper.title}
+    if paper.doi:  # a str or absent: Chroma metadata holds no None
+        meta["doi"] = paper.doi
     return meta | filter_fields(paper)

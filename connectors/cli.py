@@ -293,6 +293,8 @@ def print_report(report: IngestReport, seconds: float) -> None:
         f"{report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
         f"{report.skipped_count} skipped ({report.files} files, {seconds:.1f}s)"
     )
+    if report.no_abstract:
+        out.print(f"{report.no_abstract} without an abstract (not searchable; listed below by key)")
     for reason in report.skipped[:20]:
         out.print(f"  [dim]skipped: {escape(reason)}[/dim]")
     if report.skipped_count > 20:
@@ -482,7 +484,8 @@ def stats(as_json: JsonOpt = False) -> None:
 @app.command()
 @handle_errors
 def paper(
-    paper_id: Annotated[str, typer.Argument(help="A paper id as search prints it.")], as_json: JsonOpt = False
+    paper_id: Annotated[str, typer.Argument(help="A paper id as search prints it, an arXiv id or a DOI.")],
+    as_json: JsonOpt = False,
 ) -> None:
     """Show one paper's full record."""
     record = Engine(load_settings()).paper(paper_id)
@@ -496,6 +499,7 @@ def paper(
         ("date", _iso(record.date) or "unknown"),
         ("authors", authors),
         ("url", record.url or "none"),
+        ("doi", record.doi or "none"),
         ("categories", ", ".join(record.categories) or "none"),
         ("sources", ", ".join(record.sources)),
     ):
@@ -598,9 +602,9 @@ def flatten(data: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]
 
 
 # Commands in their own modules; they use the helpers above.
-from connectors import cli_eval, cli_fetch  # noqa: E402
+from connectors import cli_eval, cli_export, cli_fetch  # noqa: E402
 
-for command_group in (cli_eval, cli_fetch):
+for command_group in (cli_eval, cli_export, cli_fetch):
     command_group.register(app)
 
 

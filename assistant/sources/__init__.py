@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from assistant.errors import PaperbotError
-from assistant.sources import arxiv_oai, csv_table, daily_papers, jsonl
+from assistant.sources import arxiv_oai, csv_table, daily_papers, jsonl, reference_formats
 from assistant.sources.common import ParsedFile, Record, check_head, head_text, read_text
 
 Reader = Callable[[Path], Iterator[Record]]
@@ -18,13 +18,16 @@ READERS: dict[str, Reader] = {
     arxiv_oai.FORMAT: jsonl.records_arxiv,
     jsonl.FORMAT: jsonl.records_plain,
     csv_table.FORMAT: csv_table.records_csv,
+    **reference_formats.READERS,
 }
 FORMATS = tuple(READERS)
-EXTENSIONS = {".txt", ".jsonl", ".ndjson", ".json", ".csv"}
+EXTENSIONS = {".txt", ".jsonl", ".ndjson", ".json", ".csv"} | reference_formats.EXTENSIONS
 
 
 def detect_format(path: Path) -> str:
     """The format of `path`, from its extension and its first records."""
+    if found := reference_formats.sniff(head_text(path)):
+        return found
     suffix = path.suffix.casefold()
     if suffix in {".jsonl", ".ndjson", ".json"}:
         first = jsonl.first_object(path)
