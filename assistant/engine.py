@@ -31,6 +31,7 @@ from assistant.lexical import LexicalIndex
 from assistant.merge import merge_papers
 from assistant.models import Answer, Filters, Paper, ScoredPaper
 from assistant.prompting import check_all, render
+from assistant.related import DfCache, RelatedPaper, related_papers
 from assistant.retrieval import Retriever
 from assistant.settings import Settings, load_settings
 from assistant.sources.common import title_key
@@ -94,7 +95,7 @@ class Engine:
 
     @property
     def lexical_root(self) -> Path:
-        return self.settings.home / "lexical" / self.settings.chroma.collection
+        return self.settings.home / "lexical" / self.settings.collection_prefix()
 
     def lexical(self) -> LexicalIndex:
         """Opened on first use, so dense-only work never reads it."""
@@ -193,6 +194,15 @@ class Engine:
         if found is None:
             raise PaperbotError(f"no paper with id {paper_id!r} in the library")
         return found
+
+    @cached_property
+    def term_frequencies(self) -> DfCache:
+        return DfCache(self.settings.home / "related" / f"{self.settings.collection_prefix()}-df.json")
+
+    def related(self, paper_id: str, k: int = 5) -> tuple[Paper, list[RelatedPaper]]:
+        """The paper, and the k papers closest to it with the terms they share."""
+        paper = self.paper(paper_id)
+        return paper, related_papers(self.store, self.term_frequencies, paper, k)
 
     def stats(self) -> Stats:
         papers, chunks = self.store.counts()

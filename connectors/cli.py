@@ -28,9 +28,11 @@ from assistant.errors import PaperbotError
 from assistant.evaluation import load_questions
 from assistant.ingest import IngestReport
 from assistant.models import Answer, Filters, Paper, ScoredPaper
-from assistant.settings import load_settings
+from assistant.settings import Settings
+from assistant.settings import load_settings as read_settings
 from assistant.sources import FORMATS
 from assistant.summary import Summary, markdown
+from connectors import cli_feedback, cli_related
 from connectors.common import make_filters
 
 app = typer.Typer(
@@ -49,6 +51,23 @@ UntilOpt = Annotated[str | None, typer.Option("--until", help="Only papers dated
 SourceOpt = Annotated[
     str | None, typer.Option("--source", help="Only papers from one source: daily-papers, arxiv-oai, csv, jsonl.")
 ]
+
+
+_library: str | None = None  # the global --library option, stronger than PAPERBOT_LIBRARY
+
+
+@app.callback()
+def options(
+    library: Annotated[
+        str | None, typer.Option("--library", help="Use this named library in the home (PAPERBOT_LIBRARY).")
+    ] = None,
+) -> None:
+    global _library
+    _library = library
+
+
+def load_settings() -> Settings:
+    return read_settings(**({"library": _library} if _library else {}))
 
 
 class Mode(StrEnum):
@@ -301,6 +320,8 @@ def search(
 CHAT_HELP = """Type a question and press Enter. Commands:
   /sources  the papers retrieved for the last answer, with scores
   /reset    forget the conversation so far
+  /good     record the last answer as good (it becomes an eval question)
+  /bad      record the last answer as bad
   /help     this text
   Ctrl-D or /quit to leave"""
 
@@ -339,6 +360,8 @@ def chat_turn(line: str, engine: Engine, conversation: Conversation, filters: Fi
         out.print("Conversation cleared.")
     elif command == "/sources":
         print_sources(conversation)
+    elif command in {"/good", "/bad"}:
+        out.print(escape(cli_feedback.chat_vote("good" if command == "/good" else "bad", engine, conversation)))
     elif command.startswith("/"):
         out.print(f"Unknown command {escape(line)}; /help lists them.")
     elif line:
@@ -537,6 +560,10 @@ def flatten(data: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]
             yield from flatten(value, f"{prefix}{key}.")
         else:
             yield f"{prefix}{key}", value
+
+
+cli_related.register(app)
+cli_feedback.register(app)
 
 
 def main() -> None:
