@@ -330,7 +330,7 @@ async def test_commands_sync_to_one_guild_when_set(bot: Any, monkeypatch: pytest
     await client.setup_hook()
     assert synced == [None, 777]
     names = {command.name for command in client.tree.get_commands()}
-    assert names == {"ask", "search", "paper", "summarize", "stats", "help"}
+    assert names == {"ask", "search", "paper", "summarize", "stats", "help", "related"}
 
 
 @pytest.mark.asyncio
