@@ -66,7 +66,7 @@ def test_term_counts_follow_the_library(fake_engine: Engine, tmp_path: Path) -> 
     fake_engine.ingest([first])
     kelp = fake_engine.search("kelp forests", k=1)[0].paper.id
     _, found = fake_engine.related(kelp, 5)
-    assert [item.paper.title for item in found][0] == "Urchin barrens" and len(found) == 2
+    assert found[0].paper.title == "Urchin barrens" and len(found) == 2
     assert fake_engine.term_frequencies.get(fake_engine.store).papers == 3
     second = tmp_path / "b.jsonl"
     second.write_text(json.dumps({"title": "Sea otters", "abstract": "Otters eat urchins, kelp returns."}))
