@@ -121,6 +121,6 @@ def register(app: typer.Typer) -> None:
         settings = cli.load_settings()
         which = "every library" if all_libraries else f"library {settings.library!r}"
         if not yes and not typer.confirm(f"Delete all feedback of {which}?"):
-            raise typer.Exit(1)
+            raise PaperbotError("not confirmed: nothing deleted")
         count = log_for(settings).clear(None if all_libraries else settings.library)
         cli.out.print(f"deleted {count} answers and their votes ({which})")
