@@ -147,3 +147,17 @@ async def test_a_channel_can_have_its_own_library(two_servers: Any) -> None:
 
 def titles_in(text: str) -> set[str]:
     return {p["title"] for p in OCEAN + GROKKING + COMETS if p["title"] in text}
+
+
+@pytest.mark.asyncio
+async def test_related_stays_within_the_servers_library(two_servers: Any) -> None:
+    client, recorder = two_servers
+    first, second, _ = dpytest.get_config().guilds
+    member = first.members[0]
+    kelp = client.libraries.engine("ocean").search("kelp forests", k=1)[0].paper.id
+    await client.tree._call(harness.slash(client, "related", member, first.text_channels[0], paper_id=kelp, k=3))
+    embed = recorder.followups[-1]["embeds"][0]
+    assert embed["title"] == "Related to: Kelp Forests at Night"
+    assert "Urchin Barrens" in embed["description"] and "shared: " in embed["description"]
+    await client.tree._call(harness.slash(client, "related", member, second.text_channels[0], paper_id=kelp))
+    assert recorder.followups[-1]["content"] == f"Sorry: no paper with id {kelp!r} in the library"
