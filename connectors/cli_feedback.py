@@ -75,52 +75,55 @@ def write_questions(rows: list[dict[str, object]], output: Path | None) -> None:
         raise PaperbotError(f"cannot write {output}: {exc.strerror}") from None
 
 
+def list_feedback(
+    bad: Annotated[bool, typer.Option("--bad", help="Only answers someone voted bad.")] = False,
+    all_libraries: AllOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Answers with votes, most recently voted first."""
+    from connectors import cli
+
+    settings = cli.load_settings()
+    records = log_for(settings).records(None if all_libraries else settings.library, bad_only=bad)
+    if as_json:
+        cli.emit_json({"library": settings.library, "records": [r.to_dict() for r in records]})
+    else:
+        print_records(records)
+
+
+def export_feedback(output: OutputOpt = None, all_libraries: AllOpt = False) -> None:
+    """Answers voted good as eval questions (JSONL that `paperbot eval` reads)."""
+    from connectors import cli
+
+    settings = cli.load_settings()
+    rows = log_for(settings).eval_questions(None if all_libraries else settings.library)
+    if not rows:
+        raise PaperbotError(f"no answers voted good yet in library {settings.library!r}")
+    write_questions(rows, output)
+    if output is not None:
+        cli.err.print(f"wrote {len(rows)} eval questions to {output}")
+
+
+def clear_feedback(
+    all_libraries: AllOpt = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete the recorded feedback and the bot's notes of its answers."""
+    from connectors import cli
+
+    settings = cli.load_settings()
+    which = "every library" if all_libraries else f"library {settings.library!r}"
+    if not yes and not typer.confirm(f"Delete all feedback of {which}?"):
+        raise PaperbotError("not confirmed: nothing deleted")
+    count = log_for(settings).clear(None if all_libraries else settings.library)
+    cli.out.print(f"deleted {count} answers and their votes ({which})")
+
+
 def register(app: typer.Typer) -> None:
     from connectors import cli  # the app's helpers; imported here, after cli.py has defined them
 
     group = typer.Typer(help="Feedback on answers (👍/👎 in Discord, /good /bad in chat), turned into eval questions.")
     app.add_typer(group, name="feedback")
-
-    @group.command("list")
-    @cli.handle_errors
-    def list_feedback(
-        bad: Annotated[bool, typer.Option("--bad", help="Only answers someone voted bad.")] = False,
-        all_libraries: AllOpt = False,
-        as_json: JsonOpt = False,
-    ) -> None:
-        """Answers with votes, most recently voted first."""
-        settings = cli.load_settings()
-        records = log_for(settings).records(None if all_libraries else settings.library, bad_only=bad)
-        if as_json:
-            cli.emit_json({"library": settings.library, "records": [r.to_dict() for r in records]})
-        else:
-            print_records(records)
-
-    @group.command("export")
-    @cli.handle_errors
-    def export_feedback(
-        output: OutputOpt = None,
-        all_libraries: AllOpt = False,
-    ) -> None:
-        """Answers voted good as eval questions (JSONL that `paperbot eval` reads)."""
-        settings = cli.load_settings()
-        rows = log_for(settings).eval_questions(None if all_libraries else settings.library)
-        if not rows:
-            raise PaperbotError(f"no answers voted good yet in library {settings.library!r}")
-        write_questions(rows, output)
-        if output is not None:
-            cli.err.print(f"wrote {len(rows)} eval questions to {output}")
-
-    @group.command("clear")
-    @cli.handle_errors
-    def clear_feedback(
-        all_libraries: AllOpt = False,
-        yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
-    ) -> None:
-        """Delete the recorded feedback and the bot's notes of its answers."""
-        settings = cli.load_settings()
-        which = "every library" if all_libraries else f"library {settings.library!r}"
-        if not yes and not typer.confirm(f"Delete all feedback of {which}?"):
-            raise PaperbotError("not confirmed: nothing deleted")
-        count = log_for(settings).clear(None if all_libraries else settings.library)
-        cli.out.print(f"deleted {count} answers and their votes ({which})")
+    group.command("list")(cli.handle_errors(list_feedback))
+    group.command("export")(cli.handle_errors(export_feedback))
+    group.command("clear")(cli.handle_errors(clear_feedback))
