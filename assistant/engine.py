@@ -34,6 +34,7 @@ from assistant.library import Library
 from assistant.merge import merge_papers
 from assistant.models import Answer, Filters, Paper, ScoredPaper
 from assistant.prompting import check_all, render
+from assistant.related import DfCache, RelatedPaper, related_papers
 from assistant.retrieval import Retriever, is_topical
 from assistant.settings import Settings, load_settings
 from assistant.sources.common import clean_text
@@ -241,6 +242,15 @@ class Engine:
     def undated_count(self) -> int:
         """How many papers a --since/--until filter leaves out for having no date."""
         return self.store.counts()[0] - self.store.count_dated()
+
+    @cached_property
+    def term_frequencies(self) -> DfCache:
+        return DfCache(self.settings.home / "related" / f"{self.settings.collection_prefix()}-df.json")
+
+    def related(self, paper_id: str, k: int = 5) -> tuple[Paper, list[RelatedPaper]]:
+        """The paper, and the k papers closest to it with the terms they share."""
+        paper = self.paper(paper_id)
+        return paper, related_papers(self.store, self.term_frequencies, paper, k)
 
     def stats(self) -> Stats:
         self.refresh()

@@ -50,7 +50,7 @@ class Library:
 
     @property
     def index_path(self) -> Path:
-        return self.settings.home / "lexical" / f"{self.settings.chroma.collection}.sqlite3"
+        return self.settings.home / "lexical" / f"{self.settings.collection_prefix()}.sqlite3"
 
     @property
     def store(self) -> ChromaStore:

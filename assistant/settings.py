@@ -10,11 +10,21 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from platformdirs import user_data_dir
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -26,6 +36,19 @@ from pydantic_settings import (
 
 from assistant.errors import PaperbotError
 from assistant.settings_file import check_url, config_file, is_loopback, read_config, value_sources
+
+DEFAULT_LIBRARY = "default"
+# Library names become part of Chroma collection names and folder names: keep them plain.
+LIBRARY_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+
+
+def library_name(value: str) -> str:
+    if not LIBRARY_NAME.fullmatch(value):
+        raise ValueError(f"a library name is 1-40 lowercase letters, digits, - or _ (not first); got {value!r}")
+    return value
+
+
+LibraryName = Annotated[str, AfterValidator(library_name)]
 
 
 def default_home() -> Path:
@@ -194,6 +217,11 @@ class DiscordSettings(Section):
         description="Gateway shards over all bot replicas; unset = one process serves every guild.",
     )
     shard_id: int | None = Field(None, ge=0, description="This replica's shard, 0 to shard_count - 1.")
+    libraries: dict[str, LibraryName] = Field(
+        default_factory=dict,
+        description='Library per server: {"guild_id": "name", "guild_id/channel_id": "name"}; '
+        "a channel entry wins over its server's; unlisted servers use `library`.",
+    )
 
     @model_validator(mode="after")
     def shard_in_range(self) -> DiscordSettings:
@@ -203,8 +231,25 @@ class DiscordSettings(Section):
             raise ValueError(f"discord.shard_id {self.shard_id} must be below shard_count {self.shard_count}")
         return self
 
+    @field_validator("libraries")
+    @classmethod
+    def library_keys(cls, value: dict[str, str]) -> dict[str, str]:
+        for key in value:
+            if not re.fullmatch(r"\d+(/\d+)?", key):
+                raise ValueError(f"discord.libraries key {key!r} must be a server id or server_id/channel_id")
+        return value
 
-class FeedSettings(BaseModel):
+
+class FeedbackSettings(Section):
+    """👍/👎 on the bot's answers and /good /bad in chat, kept in <home>/feedback.sqlite3."""
+
+    enabled: bool = Field(True, description="Record feedback; off = the bot keeps no log of its answers.")
+    keep_days: int = Field(
+        30, ge=1, le=3650, description="Days the bot remembers an answer it posted, so a later reaction counts."
+    )
+
+
+class FeedSettings(Section):
     """Paper feeds (`paperbot fetch`) and the bot's digests. PAPERBOT_FEEDS_* in the environment."""
 
     daily_papers_url: str = Field(
@@ -269,6 +314,10 @@ class Settings(BaseSettings):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
     feeds: FeedSettings = Field(default_factory=FeedSettings)
+    feedback: FeedbackSettings = Field(default_factory=FeedbackSettings)
+    library: LibraryName = Field(
+        DEFAULT_LIBRARY, description="Named library in the home (its own collections and keyword index)."
+    )
     auto_sample: bool = Field(True, description="Ingest the bundled sample library when the library is empty.")
 
     @classmethod
@@ -300,6 +349,12 @@ class Settings(BaseSettings):
                 )
         return self
 
+    def collection_prefix(self) -> str:
+        """The default library keeps the names homes had before libraries existed."""
+        if self.library == DEFAULT_LIBRARY:
+            return self.chroma.collection
+        return f"{self.chroma.collection}.{self.library}"
+
     def openai_api_key(self) -> str | None:
         """From the environment only, never from a file."""
         key = os.environ.get("PAPERBOT_LLM_API_KEY") or os.environ.get("OPENAI_API_KEY")
@@ -325,10 +380,11 @@ def setting_sources() -> dict[str, str]:
     return value_sources(PaperbotEnv(Settings)(), file_data, path)
 
 
-def load_settings() -> Settings:
-    """Settings from the environment and the TOML file; a bad value is one clear line."""
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment and the TOML file (`overrides` win, e.g. --library);
+    a bad value is one clear line."""
     try:
-        return Settings()
+        return Settings(**overrides)
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = tuple(str(part) for part in first["loc"])

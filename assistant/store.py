@@ -284,7 +284,7 @@ class ChromaStore:
         self.retries = settings.chroma.retries
         self.embedder_name = embedder_name
         self.chunking = f"{settings.chunking.size}/{settings.chunking.overlap}"
-        prefix = settings.chroma.collection
+        prefix = settings.collection_prefix()
         self.chunks = self._collection(f"{prefix}-chunks")
         self.papers = self._collection(f"{prefix}-papers")
         self.meta = self._collection(f"{prefix}-meta") if self.url else None
@@ -475,6 +475,14 @@ class ChromaStore:
         )
         rows = zip(result["ids"][0], result["metadatas"][0], result["distances"][0], strict=True)
         return [ScoredChunk(cid, str(meta["paper_id"]), 1.0 - float(dist)) for cid, meta, dist in rows]
+
+    def nearest_papers(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
+        """(paper id, cosine) of the n papers whose mean vectors are closest to `vector`."""
+        n = min(n, int(self.papers.count()))
+        if n == 0:
+            return []
+        result = self.papers.query(query_embeddings=[vector.tolist()], n_results=n, include=["distances"])
+        return [(pid, 1.0 - float(dist)) for pid, dist in zip(result["ids"][0], result["distances"][0], strict=True)]
 
     # ---- writing -------------------------------------------------------------
 

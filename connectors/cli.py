@@ -97,10 +97,16 @@ def global_options(
         Path | None,
         typer.Option("--home", metavar="DIR", help="The library folder (default: PAPERBOT_HOME)."),
     ] = None,
+    library: Annotated[
+        str | None,
+        typer.Option("--library", metavar="NAME", help="A named library in the home (default: PAPERBOT_LIBRARY)."),
+    ] = None,
 ) -> None:
     """paperbot: ask questions about a library of paper abstracts and get answers citing the papers."""
-    if home is not None:  # through the environment, so every command's settings see it
-        os.environ["PAPERBOT_HOME"] = str(home)
+    # Through the environment, so every command module's settings see them.
+    for name, value in (("PAPERBOT_HOME", home), ("PAPERBOT_LIBRARY", library)):
+        if value is not None:
+            os.environ[name] = str(value)
 
 
 def handle_errors(command: F) -> F:
@@ -375,6 +381,8 @@ CHAT_HISTORY_LINES = 1000
 CHAT_HELP = """Type a question and press Enter. Commands:
   /sources  the last answer's papers, numbered as its [n], then the others it read
   /reset    forget the conversation so far
+  /good     record the last answer as good (it becomes an eval question)
+  /bad      record the last answer as bad
   /help     this text
   Ctrl-D or /quit to leave"""
 
@@ -433,6 +441,8 @@ def chat_turn(line: str, engine: Engine, conversation: Conversation, filters: Fi
         out.print("Conversation cleared.")
     elif command == "/sources":
         print_sources(conversation)
+    elif command in {"/good", "/bad"}:
+        out.print(escape(cli_feedback.chat_vote("good" if command == "/good" else "bad", engine, conversation)))
     elif command.startswith("/"):
         out.print(f"Unknown command {escape(line)}; /help lists them.")
     elif line:
@@ -602,9 +612,9 @@ def flatten(data: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]
 
 
 # Commands in their own modules; they use the helpers above.
-from connectors import cli_eval, cli_export, cli_fetch  # noqa: E402
+from connectors import cli_eval, cli_export, cli_feedback, cli_fetch, cli_related  # noqa: E402
 
-for command_group in (cli_eval, cli_export, cli_fetch):
+for command_group in (cli_eval, cli_export, cli_feedback, cli_fetch, cli_related):
     command_group.register(app)
 
 

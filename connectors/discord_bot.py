@@ -31,11 +31,14 @@ from discord import app_commands
 from assistant.conversation import Conversation
 from assistant.engine import Engine
 from assistant.errors import PaperbotError
+from assistant.libraries import Libraries
 from assistant.models import Answer, Filters, ScoredPaper
 from assistant.settings import Settings
 from assistant.summary import markdown
 from connectors.common import make_filters
 from connectors.discord_digests import Digests
+from connectors.discord_feedback import DiscordFeedback
+from connectors.discord_related import register_related
 from connectors.discord_text import (
     EMBED_LIMIT,
     MESSAGE_LIMIT,
@@ -62,9 +65,11 @@ HELP = (
     "- `/ask question [since] [until]`: an answer citing papers as [n], with a list of sources.\n"
     "- `/search query [k]`: the best matching papers.\n"
     "- `/paper id`: one paper's record.\n"
+    "- `/related id [k]`: the papers closest to one paper, with the terms they share.\n"
     "- `/summarize topic`: a cited literature summary, with the full Markdown attached.\n"
     "- `/stats`: what the library holds.\n"
-    "- `/subscribe daily-papers` or `/subscribe arxiv cs.LG` (optional keywords): new papers posted here daily."
+    "- `/subscribe daily-papers` or `/subscribe arxiv cs.LG` (optional keywords): new papers posted here daily.\n"
+    "- React 👍 or 👎 to an answer: good answers become test questions for the library."
 )
 Send = Callable[..., Awaitable[Any]]
 
@@ -125,6 +130,7 @@ class PaperbotBot(discord.Client):
     def __init__(self, engine: Engine, settings: Settings) -> None:
         intents = discord.Intents.default()
         intents.message_content = True  # mentions and thread follow-ups are read as text
+        intents.reactions = True  # 👍/👎 on answers, as raw events so old messages count too
         # Replicas split the guilds between them as gateway shards; one process takes them all.
         super().__init__(
             intents=intents,
@@ -132,7 +138,9 @@ class PaperbotBot(discord.Client):
             shard_id=settings.discord.shard_id,
             shard_count=settings.discord.shard_count,
         )
-        self.engine = engine
+        self.engine = engine  # the default library's
+        self.libraries = Libraries(engine, settings.discord.libraries)
+        self.feedback = DiscordFeedback(settings)
         self.settings = settings.discord
         self.cooldown = Cooldown(self.settings.cooldown)
         self.guild_limit = GuildLimit(self.settings.max_concurrent)
@@ -140,19 +148,21 @@ class PaperbotBot(discord.Client):
         self.tree = app_commands.CommandTree(self)
         self.tree.error(on_command_error)
         register_commands(self.tree, self)
+        register_related(self.tree, self)
         self.digests = Digests(self, engine, settings)  # /subscribe and the scheduled digests
         self.digests.register(self.tree)
         self._engine_lock = asyncio.Lock()
-        self._engine_ready = False
+        self._engines_ready: set[int] = set()
 
-    async def ready_engine(self) -> Engine:
-        """The engine with its parts opened, once: two commands arriving together would
-        otherwise both open (and maybe rebuild) the same indexes in two worker threads."""
+    async def ready_engine(self, where: Any = None) -> Engine:
+        """The engine of the library `where` maps to, its parts opened once: two commands arriving
+        together would otherwise both open (and maybe rebuild) the same indexes in two threads."""
+        engine = self.engine_at(where)
         async with self._engine_lock:
-            if not self._engine_ready:
-                await asyncio.to_thread(open_parts, self.engine)
-                self._engine_ready = True
-        return self.engine
+            if id(engine) not in self._engines_ready:
+                await asyncio.to_thread(open_parts, engine)
+                self._engines_ready.add(id(engine))
+        return engine
 
     async def setup_hook(self) -> None:
         self.digests.start()
@@ -171,11 +181,13 @@ class PaperbotBot(discord.Client):
             return
         channel = message.channel
         if isinstance(channel, discord.Thread) and channel.owner_id == me.id:
-            await self.answer(message.content, sender(channel), message.author, self.conversation(channel.id))
+            conversation = self.conversation(channel.id)
+            await self.answer(message.content, sender(channel), message.author, conversation, where=channel)
         elif me in message.mentions:
             await self.open_thread(message)
         elif self.replies_to_me(message):
-            await self.answer(message.content, sender(channel), message.author, self.conversation(channel.id))
+            conversation = self.conversation(channel.id)
+            await self.answer(message.content, sender(channel), message.author, conversation, where=channel)
 
     async def open_thread(self, message: discord.Message) -> None:
         question = MENTION.sub("", message.content).strip()
@@ -184,10 +196,10 @@ class PaperbotBot(discord.Client):
             return
         if message.guild is None:  # a direct message has no threads: the DM is the conversation
             channel = message.channel
-            await self.answer(question, sender(channel), message.author, self.conversation(channel.id))
+            await self.answer(question, sender(channel), message.author, self.conversation(channel.id), where=channel)
             return
         thread = await message.create_thread(name=thread_name(question))
-        await self.answer(question, sender(thread), message.author, self.conversation(thread.id))
+        await self.answer(question, sender(thread), message.author, self.conversation(thread.id), where=thread)
 
     def replies_to_me(self, message: discord.Message) -> bool:
         replied = message.reference.resolved if message.reference else None
@@ -199,6 +211,24 @@ class PaperbotBot(discord.Client):
             return False
         roles = {role.id for role in getattr(user, "roles", [])}
         return not self.settings.roles or bool(roles & set(self.settings.roles))
+
+    def engine_at(self, where: Any) -> Engine:
+        """The engine of the library a channel, thread or interaction's server (or channel) is
+        mapped to; a thread counts as its parent channel."""
+        if where is None:
+            return self.engine
+        if isinstance(where, discord.Interaction):
+            channel_id = getattr(where.channel, "parent_id", None) or where.channel_id
+            return self.libraries.engine_for(where.guild_id, channel_id)
+        guild = getattr(where, "guild", None)
+        channel_id = getattr(where, "parent_id", None) or getattr(where, "id", None)
+        return self.libraries.engine_for(guild.id if guild else None, channel_id)
+
+    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        await self.feedback.reacted(payload, self.user, added=True)
+
+    async def on_raw_reaction_remove(self, payload: discord.RawReactionActionEvent) -> None:
+        await self.feedback.reacted(payload, self.user, added=False)
 
     def conversation(self, key: int) -> Conversation:
         conversation = self.conversations.pop(key, None) or Conversation()
@@ -216,8 +246,11 @@ class PaperbotBot(discord.Client):
         user: Any,
         conversation: Conversation | None = None,
         filters: Filters | None = None,
+        *,
+        where: Any = None,
     ) -> None:
-        """Limits first, then the engine off the event loop; failures become an apology."""
+        """Limits first, then the engine of the library `where` (a channel, thread or
+        interaction) is mapped to, off the event loop; failures become an apology."""
         if wait := self.cooldown.retry_after(user.id):
             await send(content=f"Please wait {wait:.0f} s before asking again.")
             return
@@ -227,8 +260,8 @@ class PaperbotBot(discord.Client):
                 await send(content="I am answering several questions here already; please ask again in a moment.")
                 return
             try:
-                await self.ready_engine()
-                await self.deliver(question, send, conversation, filters)
+                engine = await self.ready_engine(where)
+                await self.deliver(question, send, conversation, filters, engine)
             except PaperbotError as exc:  # bad input, or a part that is down: the user can act on it
                 await send(content=f"Sorry: {inert(str(exc))}")
             except Exception:
@@ -236,37 +269,41 @@ class PaperbotBot(discord.Client):
                 await send(content=APOLOGY)
 
     async def deliver(
-        self, question: str, send: Send, conversation: Conversation | None, filters: Filters | None
+        self, question: str, send: Send, conversation: Conversation | None, filters: Filters | None, engine: Engine
     ) -> None:
         history = list(conversation.turns) if conversation else []
         first = None
-        if self.engine.generator is not None:  # stream into one message, edited as tokens arrive
+        if engine.generator is not None:  # stream into one message, edited as tokens arrive
             first = await send(content="…")
             tokens, done = TokenBuffer(), asyncio.Event()
             editor = asyncio.create_task(edit_while_streaming(first, tokens, done, self.settings.stream_interval))
             try:
-                answer = await asyncio.to_thread(self.engine.ask, question, filters, history=history, on_token=tokens)
+                answer = await asyncio.to_thread(engine.ask, question, filters, history=history, on_token=tokens)
             finally:
                 done.set()
                 await editor
         else:
-            answer = await asyncio.to_thread(self.engine.ask, question, filters, history=history)
+            answer = await asyncio.to_thread(engine.ask, question, filters, history=history)
         if conversation is not None:
             conversation.add(answer)
-        await post_answer(send, answer, first)
+        messages = await post_answer(send, answer, first)
+        await self.feedback.answered(answer, engine.settings.library, messages)
 
 
-async def post_answer(send: Send, answer: Answer, first: Any | None) -> None:
-    """The text in pieces within Discord's limits, then the sources as embeds."""
+async def post_answer(send: Send, answer: Answer, first: Any | None) -> list[Any]:
+    """The text in pieces within Discord's limits, then the sources as embeds; returns the
+    messages, any of which may get a 👍/👎."""
     text = inert(answer.text) if not answer.notice else f"_{inert(answer.notice)}_\n\n{inert(answer.text)}"
     pieces = split_text(text)
+    sent = []
     if first is not None:
         await first.edit(content=pieces[0])
-        pieces = pieces[1:]
+        pieces, sent = pieces[1:], [first]
     for piece in pieces:
-        await send(content=piece)
+        sent.append(await send(content=piece))
     for embed in source_embeds(answer):  # one embed a message: a message holds 6000 characters of embeds
-        await send(embed=embed)
+        sent.append(await send(embed=embed))
+    return sent
 
 
 def register_commands(tree: app_commands.CommandTree, bot: PaperbotBot) -> None:
@@ -277,19 +314,19 @@ def register_commands(tree: app_commands.CommandTree, bot: PaperbotBot) -> None:
     ) -> None:
         await interaction.response.defer(thinking=True)
         filters = make_filters(since, until, None)  # a bad date reaches on_command_error
-        await bot.answer(question, followup_sender(interaction), interaction.user, None, filters)
+        await bot.answer(question, followup_sender(interaction), interaction.user, None, filters, where=interaction)
 
     @tree.command(name="search", description="List the papers that best match a query.")
     @app_commands.describe(query="What to look for", k="How many papers (1-25)")
     async def search(interaction: discord.Interaction, query: str, k: app_commands.Range[int, 1, 25] = 5) -> None:
         await interaction.response.defer(thinking=True)
-        engine = await bot.ready_engine()
+        engine = await bot.ready_engine(interaction)
         await run_reply(interaction, lambda: results_embed(engine.search(query, k)))
 
     @tree.command(name="paper", description="Show one paper's record.")
     async def paper(interaction: discord.Interaction, paper_id: str) -> None:
         await interaction.response.defer(thinking=True)
-        engine = await bot.ready_engine()
+        engine = await bot.ready_engine(interaction)
         await run_reply(interaction, lambda: paper_embed(engine, paper_id))
 
     @tree.command(name="summarize", description="A cited literature summary of a topic, as a Markdown file.")
@@ -300,7 +337,7 @@ def register_commands(tree: app_commands.CommandTree, bot: PaperbotBot) -> None:
         if wait := bot.cooldown.retry_after(interaction.user.id):  # the most expensive command
             await send(content=f"Please wait {wait:.0f} s before asking again.")
             return
-        engine = await bot.ready_engine()
+        engine = await bot.ready_engine(interaction)
         summary = await asyncio.to_thread(engine.summarize, topic)
         shown = markdown(inert_summary(summary))
         if not summary.enough:
@@ -312,7 +349,7 @@ def register_commands(tree: app_commands.CommandTree, bot: PaperbotBot) -> None:
     @tree.command(name="stats", description="What the library holds.")
     async def stats(interaction: discord.Interaction) -> None:
         await interaction.response.defer(thinking=True)
-        engine = await bot.ready_engine()
+        engine = await bot.ready_engine(interaction)
         await run_reply(interaction, lambda: stats_embed(engine))
 
     @tree.command(name="help", description="How to ask paperbot.")

@@ -331,7 +331,7 @@ async def test_commands_sync_to_one_guild_when_set(bot: Any, monkeypatch: pytest
     assert synced == [None, 777]
     names = {command.name for command in client.tree.get_commands()}
     digests = {"subscribe", "unsubscribe", "subscriptions"}
-    assert names == {"ask", "search", "paper", "summarize", "stats", "help"} | digests
+    assert names == {"ask", "search", "paper", "summarize", "stats", "help", "related"} | digests
     assert client.digests.loop.is_running()  # setup_hook started the digest schedule
     client.digests.loop.cancel()
 

@@ -1,0 +1,54 @@
+"""`paperbot related ID`: the papers closest to one paper, with the terms they share."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from assistant.models import Paper
+from assistant.related import RelatedPaper
+
+# Module level: typer reads the annotations by name, so they cannot refer to the lazily imported cli.
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts instead of text.")]
+
+
+def related_json(paper: Paper, found: list[RelatedPaper]) -> dict[str, object]:
+    rows = [
+        {
+            "rank": rank,
+            "paper_id": r.paper.id,
+            "title": r.paper.title,
+            "similarity": round(r.similarity, 4),
+            "shared_terms": list(r.shared_terms),
+            "date": r.paper.date.isoformat() if r.paper.date else None,
+            "url": r.paper.url,
+        }
+        for rank, r in enumerate(found, start=1)
+    ]
+    return {"paper_id": paper.id, "title": paper.title, "related": rows}
+
+
+def register(app: typer.Typer) -> None:
+    from connectors import cli  # the app's helpers; imported here, after cli.py has defined them
+
+    @app.command()
+    @cli.handle_errors
+    def related(
+        paper_id: Annotated[str, typer.Argument(help="A paper id as search prints it.")],
+        k: Annotated[int, typer.Option("-k", "--k", min=1, max=50, help="How many papers to list.")] = 5,
+        as_json: JsonOpt = False,
+    ) -> None:
+        """List the papers closest to one paper (itself excluded), with the terms they share."""
+        paper, found = cli.open_engine(quiet=as_json).related(paper_id, k)
+        if as_json:
+            cli.emit_json(related_json(paper, found))
+            return
+        cli.out.print(f"[bold]Related to[/bold] {cli.paper_line(paper)}")
+        if not found:
+            cli.out.print("[yellow]No other papers in the library.[/yellow]")
+        for rank, item in enumerate(found, start=1):
+            cli.out.print(f"{rank:>2}. [cyan]{item.similarity:.3f}[/cyan] {cli.paper_line(item.paper)}")
+            if item.shared_terms:
+                cli.out.print(f"    [dim]shared: {escape(', '.join(item.shared_terms))}[/dim]")
