@@ -150,7 +150,7 @@ class LocalModelServer:
             return
         process.send_signal(signal.SIGTERM)
         try:
-            process.wait(timeout=5)
+            process.wait(timeout=1)  # it keeps nothing worth waiting for: no files, the port goes with it
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=5)

@@ -242,8 +242,9 @@ async def llm_bot(
 @pytest.mark.asyncio
 async def test_with_an_llm_the_answer_streams_by_editing_one_message(llm_bot: Any) -> None:
     client, recorder, server = llm_bot
-    server.replies = [cite(1, 2)]
-    server.token_delay = 0.06  # about 25 pieces: some 1.5 s of streaming
+    # Four sentences, each shown once checked (the next has begun), about 2 s of streaming.
+    server.replies = [cite(1, 2, extra=" Small transformers were studied [2]. Overfitting came first [1].")]
+    server.token_delay = 0.06
     started = time.monotonic()
     await mention(client, "what is known about grokking?")
     elapsed = time.monotonic() - started

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from assistant.engine import Engine
+from assistant.engine import FALLBACK, Engine
 from assistant.prompting import template
 from assistant.settings import Settings
 from connectors.cli import app
@@ -74,7 +74,8 @@ def test_the_llm_path_keeps_its_rules_and_never_sends_the_key_in_a_prompt(
     assert request["messages"][0] == {"role": "system", "content": template("answer_system")}
     assert OPENAI_KEY not in json.dumps(request)  # the key travels only in the Authorization header
     assert server.requests[-1]["auth"] == f"Bearer {OPENAI_KEY}"
-    assert answer.refused  # an uncited reply is never shown as paperbot's answer
+    # An uncited reply is never shown as paperbot's answer: the labelled extractive one is.
+    assert answer.engine == FALLBACK and "system prompt" not in answer.text and "@everyone" not in answer.text
 
 
 def test_a_full_run_never_shows_or_logs_a_secret(
