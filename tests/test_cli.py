@@ -313,7 +313,7 @@ def test_killing_the_server_mid_conversation_falls_back_with_one_line(
             llm_server.stop()  # the server dies between two turns
         return line
 
-    monkeypatch.setattr("connectors.cli.read_line", user)
+    monkeypatch.setattr("connectors.cli.chat.read_line", user)
     llm_server.replies = [cite(1)]
     result = run("chat")
     assert result.exit_code == 0, result.output

@@ -17,7 +17,7 @@ NoWaitOpt = Annotated[
 
 
 def register(app: typer.Typer) -> None:
-    from connectors.cli import emit_json, err, handle_errors, out
+    from connectors.cli.shared import emit_json, err, handle_errors, out
 
     @app.command()
     @handle_errors

@@ -41,7 +41,7 @@ def handle_errors(command: F) -> F:
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from connectors.cli import handle_errors as one_line_errors
+        from connectors.cli.shared import handle_errors as one_line_errors
 
         return one_line_errors(command)(*args, **kwargs)
 
@@ -81,7 +81,7 @@ def arxiv(
 
 
 def run(request: FeedRequest, as_json: bool) -> None:
-    from connectors.cli import emit_json
+    from connectors.cli.shared import emit_json
 
     result = fetch_feed(Engine(load_settings()), request)
     if as_json:
@@ -91,7 +91,7 @@ def run(request: FeedRequest, as_json: bool) -> None:
 
 
 def print_result(result: FetchResult) -> None:
-    from connectors.cli import out
+    from connectors.cli.shared import out
 
     report = result.report
     out.print(

@@ -31,7 +31,8 @@ def related_json(paper: Paper, found: list[RelatedPaper]) -> dict[str, object]:
 
 
 def register(app: typer.Typer) -> None:
-    from connectors import cli  # the app's helpers; imported here, after cli.py has defined them
+    from connectors.cli import shared as cli
+    from connectors.cli.render import paper_line
 
     @app.command()
     @cli.handle_errors
@@ -45,10 +46,10 @@ def register(app: typer.Typer) -> None:
         if as_json:
             cli.emit_json(related_json(paper, found))
             return
-        cli.out.print(f"[bold]Related to[/bold] {cli.paper_line(paper)}")
+        cli.out.print(f"[bold]Related to[/bold] {paper_line(paper)}")
         if not found:
             cli.out.print("[yellow]No other papers in the library.[/yellow]")
         for rank, item in enumerate(found, start=1):
-            cli.out.print(f"{rank:>2}. [cyan]{item.similarity:.3f}[/cyan] {cli.paper_line(item.paper)}")
+            cli.out.print(f"{rank:>2}. [cyan]{item.similarity:.3f}[/cyan] {paper_line(item.paper)}")
             if item.shared_terms:
                 cli.out.print(f"    [dim]shared: {escape(', '.join(item.shared_terms))}[/dim]")

@@ -52,12 +52,12 @@ def export(
         raise PaperbotError("no papers to export" + (f" for {query!r}" if query else ": the library is empty"))
     write_output(text, output)
     if output not in (None, "-"):
-        from connectors.cli import err
+        from connectors.cli.shared import err
 
         err.print(f"wrote {count} papers to {output}")
 
 
 def register(app: typer.Typer) -> None:
-    from connectors.cli import handle_errors
+    from connectors.cli.shared import handle_errors
 
     app.command(name="export")(handle_errors(export))

@@ -48,7 +48,7 @@ def chat_vote(verdict: Verdict, engine: Engine, conversation: Conversation) -> s
 
 
 def print_records(records: list[FeedbackRecord]) -> None:
-    from connectors.cli import out
+    from connectors.cli.shared import out
 
     if not records:
         out.print("No feedback recorded.")
@@ -81,7 +81,7 @@ def list_feedback(
     as_json: JsonOpt = False,
 ) -> None:
     """Answers with votes, most recently voted first."""
-    from connectors import cli
+    from connectors.cli import shared as cli
 
     settings = cli.load_settings()
     records = log_for(settings).records(None if all_libraries else settings.library, bad_only=bad)
@@ -93,7 +93,7 @@ def list_feedback(
 
 def export_feedback(output: OutputOpt = None, all_libraries: AllOpt = False) -> None:
     """Answers voted good as eval questions (JSONL that `paperbot eval` reads)."""
-    from connectors import cli
+    from connectors.cli import shared as cli
 
     settings = cli.load_settings()
     rows = log_for(settings).eval_questions(None if all_libraries else settings.library)
@@ -109,7 +109,7 @@ def clear_feedback(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Delete the recorded feedback and the bot's notes of its answers."""
-    from connectors import cli
+    from connectors.cli import shared as cli
 
     settings = cli.load_settings()
     which = "every library" if all_libraries else f"library {settings.library!r}"
@@ -120,7 +120,7 @@ def clear_feedback(
 
 
 def register(app: typer.Typer) -> None:
-    from connectors import cli  # the app's helpers; imported here, after cli.py has defined them
+    from connectors.cli import shared as cli
 
     group = typer.Typer(help="Feedback on answers (👍/👎 in Discord, /good /bad in chat), turned into eval questions.")
     app.add_typer(group, name="feedback")

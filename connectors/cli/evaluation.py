@@ -14,7 +14,7 @@ from assistant.engine import Engine
 from assistant.errors import PaperbotError
 from assistant.evaluation import EvalQuestion, load_eval_file
 from assistant.settings import load_settings
-from connectors.cli import JsonOpt, ModeOpt, emit_json, handle_errors, out, progress_bar
+from connectors.cli.shared import JsonOpt, ModeOpt, emit_json, handle_errors, out, progress_bar
 
 RETRIEVAL = ("recall@5", "recall@10", "mrr", "ndcg@10", "refusal_accuracy", "search_latency_median_ms")
 ANSWERS = (

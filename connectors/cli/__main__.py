@@ -1,0 +1,5 @@
+"""`python -m connectors.cli`: the same command as `paperbot`."""
+
+from connectors.cli import main
+
+main()
