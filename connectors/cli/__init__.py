@@ -5,7 +5,8 @@ errors); each group module adds its commands to it when it is imported or regist
 
 from __future__ import annotations
 
-# isort: off  (import order is the order of `paperbot --help`: the library, questions, chat, then the rest)
+# Import order is the order of `paperbot --help`: the library, questions, chat, then the rest.
+# isort: off
 from connectors.cli import library, questions, chat, discord
 from connectors.cli import evaluation, export, feedback, fetch, health, related
 from connectors.cli.shared import app
