@@ -75,7 +75,7 @@ def check(engine: Engine, deep: bool = False) -> Health:
     meta = peek_revision(engine.library.index_path) or {}
     revision = int(meta.get("revision", 0))
     health = Health(True, "ok", counts[0], counts[1], state, revision, writer_active(home), writable)
-    if state not in ("ok", "being written"):
+    if not state.startswith(("ok", "being written", "missing")):  # a missing one is simply built on first use
         health.problems.append(f"keyword index: {state}")
     orphans = orphan_chunks(engine) if deep else []
     if orphans:
