@@ -16,7 +16,15 @@ from assistant.evaluation import EvalQuestion, load_eval_file
 from assistant.settings import load_settings
 from connectors.cli import JsonOpt, ModeOpt, emit_json, handle_errors, out, progress_bar
 
-RETRIEVAL = ("recall@5", "recall@10", "mrr", "ndcg@10", "refusal_accuracy", "search_latency_median_ms")
+RETRIEVAL = (
+    "recall@5",
+    "recall@10",
+    "multi_paper_recall@10",
+    "mrr",
+    "ndcg@10",
+    "refusal_accuracy",
+    "search_latency_median_ms",
+)
 ANSWERS = (
     "cites_relevant",
     "citation_precision",
