@@ -30,6 +30,7 @@ from assistant.models import Answer, Filters, Paper, ScoredPaper
 from assistant.settings import load_settings
 from assistant.sources import FORMATS
 from assistant.summary import Summary, markdown
+from connectors.cli_eval import FILE_HELP, print_eval, run_eval
 from connectors.common import make_filters
 
 app = typer.Typer(
@@ -416,6 +417,20 @@ def delete(
         out.print(f"deleted {escape(record.title)} [dim]({record.id})[/dim]")
 
 
+@app.command(name="eval")
+@handle_errors
+def evaluate(
+    file: Annotated[Path, typer.Argument(help=FILE_HELP)], mode: ModeOpt = None, as_json: JsonOpt = False
+) -> None:
+    """Measure the current library: retrieval and answers for questions, summaries for topics."""
+    with progress_bar("evaluating", as_json) as (advance, set_total):
+        report = run_eval(file, mode and mode.value, advance, set_total)
+    if as_json:
+        emit_json(report)
+    else:
+        print_eval(report, out)
+
+
 @app.command()
 @handle_errors
 def summarize(
@@ -500,12 +515,6 @@ def flatten(data: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, Any]]
             yield from flatten(value, f"{prefix}{key}.")
         else:
             yield f"{prefix}{key}", value
-
-
-# The eval command lives in its own module; it uses the helpers above.
-from connectors.cli_eval import register as register_eval  # noqa: E402
-
-register_eval(app)
 
 
 def main() -> None:
