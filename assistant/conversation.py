@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 MAX_TURNS = 10
 SHORT_TERMS = 2  # a follow-up with this few content words needs the earlier subject
-CONTINUES = re.compile(r"^\s*(and|also|what about|how about|what else|more on|tell me more)\b", re.IGNORECASE)
+CONTINUES = re.compile(r"^\s*(and|also|what else|more on|tell me more)\b", re.IGNORECASE)
 ANSWER_CHARS = 600  # of each earlier answer shown to the rewriter
 REFERS_BACK = re.compile(
     r"\b(them|they|those|these|it|its|their|theirs|which of|the (first|second|third|last|same) one)\b",
@@ -64,7 +64,7 @@ def condense(llm: ChatClient, question: str, turns: Sequence[Answer]) -> str:
 
 def follow_up(question: str, previous: Answer) -> str:
     """The offline rewrite: keep the earlier subject when the follow-up points back at it
-    ("which of them..."), continues it ("and what about vision?") or is too short to stand
+    ("which of them..."), continues it ("and for vision?") or is too short to stand
     alone ("results?")."""
     if not (REFERS_BACK.search(question) or CONTINUES.search(question) or len(terms(question)) <= SHORT_TERMS):
         return question

@@ -118,7 +118,7 @@ def on_topic(topic: str, found: list[ScoredPaper], min_score: float) -> list[Sco
     return [
         p
         for p in found
-        if p.score >= CLOSE_SCORE * top_score
+        if (p.similarity >= min_score - SIMILARITY_MARGIN and p.score >= CLOSE_SCORE * top_score)
         or (p.score >= FAIR_SCORE * top_score and p.similarity >= top_similarity - SIMILARITY_MARGIN)
         or states_topic(topic, p)
     ]
