@@ -18,6 +18,7 @@ from assistant.sources.common import title_key
 from assistant.text import split_sentences
 
 CITATION = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+LEADING_CITATIONS = re.compile(r"^(?:\[\d+(?:\s*,\s*\d+)*\]\s*)+")
 LIST_MARKER = re.compile(r"^\s*(?:[-*+]|\d+\.)\s+")
 
 
@@ -38,7 +39,20 @@ def answer_sentences(text: str) -> list[str]:
     introduces a list ("3 papers address this:") are not claims."""
     lines = (LIST_MARKER.sub("", line).strip() for line in text.splitlines())
     prose = (line for line in lines if line and not line.startswith("#") and not line.endswith(":"))
-    return [s for line in prose for s in split_sentences(line)]
+    return [s for line in prose for s in reattached(split_sentences(line))]
+
+
+def reattached(sentences: list[str]) -> list[str]:
+    """'Claim. [1] Next.' splits as 'Claim.' and '[1] Next.': the [1] belongs to the claim."""
+    out: list[str] = []
+    for sentence in sentences:
+        lead = LEADING_CITATIONS.match(sentence)
+        if lead and out:
+            out[-1] = f"{out[-1]} {lead.group(0).strip()}"
+            sentence = sentence[lead.end() :]
+        if sentence.strip():
+            out.append(sentence)
+    return out
 
 
 def facts_of(answer: Answer, seconds: float) -> AnswerFacts:

@@ -24,7 +24,7 @@ from assistant.prompting import render
 from assistant.retrieval import is_topical, topic_of
 from assistant.sentence_roles import is_contribution, role_bonus
 from assistant.settings import AnswerSettings
-from assistant.text import cited, split_sentences
+from assistant.text import split_sentences
 
 ENGINE = "extractive"
 MAX_PER_PAPER = 2
@@ -136,7 +136,7 @@ class ExtractiveAnswerer:
         parts = []
         for candidate in chosen:
             n = numbers.setdefault(candidate.paper_rank, len(numbers) + 1)
-            parts.append(cited(candidate.text, n))
+            parts.append(f"{candidate.text} [{n}]")
         citations = tuple(Citation(n, papers[rank].paper) for rank, n in numbers.items())
         return Answer(question, " ".join(parts), False, ENGINE, citations, retrieved)
 
@@ -145,9 +145,7 @@ class ExtractiveAnswerer:
     ) -> Answer:
         """One line per paper: its title and the sentence that best states its contribution on the topic."""
         best = self._best_sentences(topic_of(question), papers, shown)
-        lines = [
-            f"- {paper.paper.title}: {cited(best[rank], n)}" for n, (rank, paper) in enumerate(enumerate(papers), 1)
-        ]
+        lines = [f"- {p.paper.title}: {best[rank]} [{rank + 1}]" for rank, p in enumerate(papers)]
         citations = tuple(Citation(n, p.paper) for n, p in enumerate(papers, start=1))
         intro = f"{len(papers)} papers in the library address this:" if len(papers) > 1 else "One paper addresses this:"
         return Answer(question, "\n".join([intro, *lines]), False, ENGINE, citations, retrieved)

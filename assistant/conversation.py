@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from assistant.llm import ChatClient
 
 MAX_TURNS = 10
+SHORT_TERMS = 2  # a follow-up with this few content words needs the earlier subject
+CONTINUES = re.compile(r"^\s*(and|also|what else|more on|tell me more)\b", re.IGNORECASE)
 ANSWER_CHARS = 600  # of each earlier answer shown to the rewriter
 MAX_QUESTION_CHARS = 500  # a rewritten follow-up longer than this is not a question
 REFERS_BACK = re.compile(
@@ -72,7 +74,9 @@ def keeps_the_subject(rewrite: str, question: str, turns: Sequence[Answer]) -> b
 
 
 def follow_up(question: str, previous: Answer) -> str:
-    """The offline rewrite: keep the earlier subject when the follow-up points back at it."""
-    if not REFERS_BACK.search(question):
+    """The offline rewrite: keep the earlier subject when the follow-up points back at it
+    ("which of them..."), continues it ("and for vision?") or is too short to stand
+    alone ("results?")."""
+    if not (REFERS_BACK.search(question) or CONTINUES.search(question) or len(terms(question)) <= SHORT_TERMS):
         return question
     return f"{previous.standalone or previous.question} {question}"

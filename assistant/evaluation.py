@@ -78,12 +78,19 @@ class EvalReport:
             "recall@10": mean(lambda r: recall_at(r.ranked, r.relevant, 10)),
             "mrr": mean(lambda r: reciprocal_rank(r.ranked, r.relevant)),
             "ndcg@10": mean(lambda r: ndcg_at(r.ranked, r.relevant, 10)),
+            "multi_paper_recall@10": _mean_or_none(
+                [recall_at(r.ranked, r.relevant, 10) for r in answerable if len(set(map(title_key, r.relevant))) > 1]
+            ),
             "refusal_accuracy": round(sum(r.refusal_correct for r in self.results) / max(len(self.results), 1), 4),
             "search_latency_median_ms": round(statistics.median(self.latencies) * 1000, 1) if self.latencies else None,
             "answers": answer_figures([(r.question, r.relevant, r.answer) for r in self.results]),
             "missing_from_library": self.missing_from_library,
             "misses": [miss_dict(r) for r in self.results if r.missed() or not r.refusal_correct],
         }
+
+
+def _mean_or_none(values: list[float]) -> float | None:
+    return round(statistics.fmean(values), 4) if values else None
 
 
 def miss_dict(result: QuestionResult) -> dict[str, object]:

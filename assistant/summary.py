@@ -31,6 +31,8 @@ POOL_FACTOR = 3  # candidates searched per paper wanted
 CLOSE_SCORE = 0.8  # share of the best fused score that includes a paper outright...
 FAIR_SCORE = 0.5  # ...or this share, when its similarity is within SIMILARITY_MARGIN of the best
 SIMILARITY_MARGIN = 0.15
+PHRASE_COVERAGE = 0.5  # a paper stating this share of the topic's word pairs is included...
+PHRASE_FLOOR = 0.15  # ...while staying at least this similar to the topic
 CUE_BONUS = 0.15
 MAX_OPEN_QUESTIONS = 4
 QUOTED = "Every sentence is taken from the abstract it cites."
@@ -100,7 +102,14 @@ def phrase_coverage(topic: str, text: str) -> float:
     return len(pairs & set(itertools.pairwise(have))) / len(pairs)
 
 
-def on_topic(found: list[ScoredPaper], min_score: float) -> list[ScoredPaper]:
+def states_topic(topic: str, found: ScoredPaper) -> bool:
+    """The paper names the topic as a phrase ("length generalization"): decisive for short
+    topics, whose few words the embedding may weigh oddly."""
+    text = f"{found.paper.title} {found.paper.abstract}"
+    return found.similarity >= PHRASE_FLOOR and phrase_coverage(topic, text) >= PHRASE_COVERAGE
+
+
+def on_topic(topic: str, found: list[ScoredPaper], min_score: float) -> list[ScoredPaper]:
     """The candidates that belong in the summary, best first; none when the best one fails the gate."""
     if not found or max(p.similarity for p in found) < min_score:
         return []
@@ -109,8 +118,9 @@ def on_topic(found: list[ScoredPaper], min_score: float) -> list[ScoredPaper]:
     return [
         p
         for p in found
-        if p.score >= CLOSE_SCORE * top_score
+        if (p.similarity >= min_score - SIMILARITY_MARGIN and p.score >= CLOSE_SCORE * top_score)
         or (p.score >= FAIR_SCORE * top_score and p.similarity >= top_similarity - SIMILARITY_MARGIN)
+        or states_topic(topic, p)
     ]
 
 
@@ -125,7 +135,7 @@ class Gatherer:
     def papers(self, topic: str, n: int, filters: Filters | None) -> list[ScoredPaper]:
         """Up to n relevant papers, best first."""
         candidates = self.retriever.search(topic, n * POOL_FACTOR, filters)
-        return on_topic(candidates, self.min_score)[:n]
+        return on_topic(topic, candidates, self.min_score)[:n]
 
     def groups(self, papers: list[ScoredPaper]) -> list[list[ScoredPaper]]:
         vectors = self.store.paper_vectors([p.paper.id for p in papers])

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 EVAL = Path(__file__).resolve().parents[1].parent / "shared" / "eval"
-QUESTION_FIGURES = ("recall@10", "mrr")
+QUESTION_FIGURES = ("recall@10", "multi_paper_recall@10", "mrr")
 ANSWER_FIGURES = (
     "cites_relevant",
     "citation_precision",

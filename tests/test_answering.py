@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 
 from assistant.answering import ExtractiveAnswerer, shortlist
+from assistant.conversation import follow_up
 from assistant.engine import Engine
 from assistant.errors import PaperbotError
 from assistant.lexical import terms
+from assistant.models import Answer
 from assistant.sentence_roles import role_bonus
 
 CITATION = re.compile(r"\[(\d+)\]")
@@ -132,3 +134,11 @@ def test_an_offline_follow_up_retrieves_with_context_and_quotes_new_sentences(sa
     before = {s.rsplit(" [", 1)[0] for s in re.split(r"(?<=\.) ", first.text)}
     after = {s.rsplit(" [", 1)[0] for s in re.split(r"(?<=\.) ", follow.text)}
     assert follow.text != first.text and after - before
+
+
+def test_offline_follow_ups_keep_the_subject_only_when_they_lean_on_it() -> None:
+    before = Answer("What is grokking?", "Grokking is delayed generalization [1].", False, "extractive")
+    assert follow_up("and what about transformers?", before) == "What is grokking? and what about transformers?"
+    assert follow_up("results?", before) == "What is grokking? results?"
+    assert follow_up("which of them use MLPs?", before).startswith("What is grokking?")
+    assert follow_up("How do diffusion models generate images?", before) == "How do diffusion models generate images?"

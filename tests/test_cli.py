@@ -173,7 +173,8 @@ def test_eval_json_on_the_current_library(sample_env: None, tmp_path: Path) -> N
     assert report["recall@10"] == 0.5 and report["refusal_accuracy"] == 1.0
     assert report["missing_from_library"] == ["Not A Real Title"]
     assert set(report) >= {"recall@5", "mrr", "ndcg@10", "search_latency_median_ms", "misses", "answers"}
-    assert report["answers"]["cites_relevant"] == 1.0 and report["answers"]["answered_unanswerable"] == 0
+    assert report["answers"]["answered_unanswerable"] == 0 and report["answers"]["refused_answerable"] == 0
+    assert 0 <= report["answers"]["citation_precision"] <= 1
     text = run("eval", str(questions))
     assert "recall@10" in text.stdout and "not in the library: Not A Real Title" in text.stdout
 

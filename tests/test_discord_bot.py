@@ -381,7 +381,7 @@ async def test_summarize_replies_with_the_first_part_and_attaches_the_markdown(b
 async def test_summarize_without_enough_papers_says_so_and_attaches_nothing(bot: Any) -> None:
     client, recorder = bot
     member, channel = config().members[0], config().channels[0]
-    await client.tree._call(harness.slash(client, "summarize", member, channel, topic="sourdough baking"))
+    await client.tree._call(harness.slash(client, "summarize", member, channel, topic="sourdough"))
     assert recorder.followups[-1]["content"].startswith("Not enough papers") and recorder.files == []
 
 

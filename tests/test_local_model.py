@@ -150,14 +150,14 @@ def test_a_cli_process_starts_its_own_server_and_stops_it_on_exit(
 
 @pytest.mark.parametrize(("content", "error"), [(None, "does not exist"), (b"not a model", "not a GGUF")])
 def test_a_missing_or_wrong_model_file_is_one_line(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: bytes | None, error: str
+    tmp_path: Path, sample_home: Path, monkeypatch: pytest.MonkeyPatch, content: bytes | None, error: str
 ) -> None:
     model = tmp_path / "model.gguf"
     if content is not None:
         model.write_bytes(content)
     monkeypatch.setenv("PAPERBOT_LLM", "local")
     monkeypatch.setenv("PAPERBOT_LLM_MODEL_PATH", str(model))
-    monkeypatch.setenv("PAPERBOT_AUTO_SAMPLE", "false")
+    monkeypatch.setenv("PAPERBOT_HOME", str(sample_home))  # a library to ask, so the model is what fails
     result = CliRunner().invoke(app, ["ask", QUESTION])
     assert result.exit_code == 1 and error in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
@@ -195,13 +195,13 @@ async def test_discord_streams_the_real_model_by_editing_one_message(local_bot: 
 
 
 def test_a_model_llama_cpp_cannot_load_is_one_line(
-    smollm2: LocalModelServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    smollm2: LocalModelServer, tmp_path: Path, sample_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     model = tmp_path / "broken.gguf"
     model.write_bytes(b"GGUF" + bytes(range(256)) * 4)  # the magic, then junk
     monkeypatch.setenv("PAPERBOT_LLM", "local")
     monkeypatch.setenv("PAPERBOT_LLM_MODEL_PATH", str(model))
-    monkeypatch.setenv("PAPERBOT_AUTO_SAMPLE", "false")
+    monkeypatch.setenv("PAPERBOT_HOME", str(sample_home))  # a library to ask, so the model is what fails
     result = CliRunner().invoke(app, ["ask", QUESTION])
     assert result.exit_code == 1 and "could not load" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
