@@ -21,7 +21,7 @@ from assistant.embeddings import Embedder
 from assistant.lexical import terms
 from assistant.models import Answer, Citation, ScoredPaper
 from assistant.prompting import render
-from assistant.retrieval import is_topical, topic_of
+from assistant.retrieval import is_topical, past_gate, topic_of
 from assistant.sentence_roles import is_contribution, role_bonus
 from assistant.settings import AnswerSettings
 from assistant.text import split_sentences
@@ -83,7 +83,7 @@ class ExtractiveAnswerer:
     def answer(self, question: str, papers: list[ScoredPaper], shown: str = "") -> Answer:
         """`shown`: text the reader already has (the previous chat turn); a sentence in it is
         quoted again only if nothing else qualifies."""
-        relevant = [p for p in papers if p.similarity >= self.min_score]
+        relevant = past_gate(papers, self.min_score)
         if not relevant:
             return not_found(question, sources=tuple(papers))
         if is_topical(question):

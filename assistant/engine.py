@@ -77,7 +77,7 @@ class Stats:
 
 
 class Engine:
-    """Parts default from settings; pass `embedder` or `store` to use others (tests do)."""
+    """Parts default from settings; pass `embedder` to use another one (tests do)."""
 
     def __init__(self, settings: Settings | None = None, *, embedder: Embedder | None = None) -> None:
         self.settings = settings or load_settings()

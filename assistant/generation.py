@@ -24,7 +24,7 @@ from assistant.errors import LLMUnavailable
 from assistant.llm import ChatClient, Messages, ReplyCut
 from assistant.models import Answer, Citation, Paper, ScoredPaper
 from assistant.prompting import render, template
-from assistant.retrieval import gate_score
+from assistant.retrieval import gate_score, past_gate
 
 NOT_FOUND = "NOT_FOUND"
 CHUNKS_PER_SOURCE = 2  # compact sources: a small model on a CPU reads every token
@@ -38,20 +38,20 @@ class NoUsableAnswer(LLMUnavailable):
 
 
 @dataclass(frozen=True)
-class Source:
+class PromptSource:
     n: int
     paper: Paper
     text: str  # the retrieved chunks, best first
 
 
-def fenced(source: Source) -> str:
+def fenced(source: PromptSource) -> str:
     date = source.paper.date.isoformat() if source.paper.date else "unknown"
     body = TAG.sub(" ", source.text)  # an abstract must not be able to close its own fence
     title = TAG.sub(" ", source.paper.title)
     return f'<source n="{source.n}">\ntitle: {title}\ndate: {date}\ntext: {body}\n</source>'
 
 
-def answer_messages(question: str, sources: Sequence[Source]) -> Messages:
+def answer_messages(question: str, sources: Sequence[PromptSource]) -> Messages:
     return [
         {"role": "system", "content": template("answer_system")},
         {
@@ -90,15 +90,15 @@ class GenerativeAnswerer:
         flagged = tuple(c.text for c in run.shown if c.flagged)
         return Answer(question, run.text, False, self.llm.name, citations, tuple(papers), flagged, notice)
 
-    def sources(self, papers: list[ScoredPaper]) -> list[Source]:
+    def sources(self, papers: list[ScoredPaper]) -> list[PromptSource]:
         """The papers past the gate, each with its best retrieved chunks in reading order."""
-        relevant = [p for p in papers if p.similarity >= self.min_score]
+        relevant = past_gate(papers, self.min_score)
         chosen = {p.paper.id: sorted(p.chunk_ids[:CHUNKS_PER_SOURCE], key=chunk_position) for p in relevant}
         texts = self.chunk_texts([cid for ids in chosen.values() for cid in ids])
         sources = []
         for n, p in enumerate(relevant, start=1):
             text = " ".join(texts[cid] for cid in chosen[p.paper.id] if cid in texts)
-            sources.append(Source(n, p.paper, text or p.paper.abstract))
+            sources.append(PromptSource(n, p.paper, text or p.paper.abstract))
         return sources
 
 

@@ -41,7 +41,6 @@ class IngestReport:
     unchanged: int = 0
     skipped: list[str] = field(default_factory=list)
     skipped_count: int = 0
-    errors: list[str] = field(default_factory=list)
     files: int = 0
     no_abstract: int = 0  # of the skipped: records with a title but no abstract
 
@@ -59,7 +58,6 @@ class IngestReport:
             "skipped": self.skipped_count,
             "skipped_reasons": self.skipped,
             "no_abstract": self.no_abstract,
-            "errors": self.errors,
             "files": self.files,
         }
 

@@ -35,7 +35,7 @@ import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
 
 from assistant.errors import PaperbotError
-from assistant.models import Filters, date_int, source_flag
+from assistant.models import Filters, date_int, format_flag
 from assistant.store import ChromaStore, IndexRow
 from assistant.writelock import writer_active
 
@@ -96,9 +96,9 @@ def filter_sql(filters: Filters) -> tuple[str, list[Any]]:
     if filters.until:
         clauses.append("r.date > 0 AND r.date <= ?")
         args.append(date_int(filters.until))
-    if filters.source:
+    if filters.input_format:
         clauses.append("instr(r.sources, ?) > 0")
-        args.append(f" {source_flag(filters.source)} ")
+        args.append(f" {format_flag(filters.input_format)} ")
     return "".join(f" AND {clause}" for clause in clauses), args
 
 

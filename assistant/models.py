@@ -147,10 +147,10 @@ class Filters:
 
     since: date | None = None
     until: date | None = None
-    source: str | None = None
+    input_format: str | None = None  # the format a paper was read from (`--source` on the CLI)
 
     def __bool__(self) -> bool:
-        return any((self.since, self.until, self.source))
+        return any((self.since, self.until, self.input_format))
 
 
 def date_int(value: date) -> int:
@@ -158,14 +158,14 @@ def date_int(value: date) -> int:
     return value.year * 10000 + value.month * 100 + value.day
 
 
-def source_flag(source: str) -> str:
-    """The boolean field that marks a source: Chroma metadata holds no lists."""
-    return "src_" + source.replace("-", "_")
+def format_flag(input_format: str) -> str:
+    """The boolean field that marks an input format a paper was read from: Chroma metadata holds no lists."""
+    return "src_" + input_format.replace("-", "_")
 
 
 def filter_fields(paper: Paper) -> dict[str, int | bool]:
     """The scalar fields filters work on, stored with every chunk and paper record."""
-    fields: dict[str, int | bool] = {source_flag(source): True for source in paper.sources}
+    fields: dict[str, int | bool] = {format_flag(source): True for source in paper.sources}
     if paper.date:
         fields["date"] = date_int(paper.date)
         fields["year"] = paper.date.year

@@ -99,6 +99,11 @@ def gate_score(papers: Sequence[ScoredPaper]) -> float:
     return max((p.similarity for p in papers), default=-1.0)
 
 
+def past_gate(papers: Sequence[ScoredPaper], min_score: float) -> list[ScoredPaper]:
+    """The papers close enough to the question to be cited (the relevance gate, per paper)."""
+    return [p for p in papers if p.similarity >= min_score]
+
+
 def topic_of(question: str) -> str:
     """The subject of a topical question, or the question itself when little would be left."""
     topic = TOPIC_PREFIX.sub("", question, count=1).strip()

@@ -27,7 +27,7 @@ import numpy as np
 import tenacity
 
 from assistant.errors import PaperbotError
-from assistant.models import Chunk, Filters, Paper, ScoredChunk, date_int, filter_fields, source_flag
+from assistant.models import Chunk, Filters, Paper, ScoredChunk, date_int, filter_fields, format_flag
 from assistant.settings import Settings
 from assistant.sources.common import title_key
 
@@ -129,8 +129,8 @@ def where_clause(filters: Filters) -> dict[str, Any] | None:
         clauses.append({"date": {"$gte": date_int(filters.since)}})
     if filters.until:
         clauses.append({"date": {"$lte": date_int(filters.until)}})
-    if filters.source:
-        clauses.append({source_flag(filters.source): True})
+    if filters.input_format:
+        clauses.append({format_flag(filters.input_format): True})
     if len(clauses) > 1:
         return {"$and": clauses}
     return clauses[0] if clauses else None

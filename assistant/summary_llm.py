@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from assistant.citations import rewrite, unsupported_sentences
-from assistant.generation import Source, fenced
+from assistant.generation import PromptSource, fenced
 from assistant.llm import ChatClient
 from assistant.models import Citation
 from assistant.prompting import render, template
@@ -21,7 +21,7 @@ def themed_sources(summary: Summary) -> str:
     by_number = {r.n: r.paper for r in summary.references}
     blocks = []
     for theme in summary.themes:
-        sources = "\n\n".join(fenced(Source(n, by_number[n], by_number[n].abstract)) for _, n in theme.sentences)
+        sources = "\n\n".join(fenced(PromptSource(n, by_number[n], by_number[n].abstract)) for _, n in theme.sentences)
         blocks.append(f"Theme: {theme.name}\n\n{sources}")
     return "\n\n".join(blocks)
 

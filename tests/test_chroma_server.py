@@ -97,7 +97,7 @@ def test_ingest_search_and_delete_through_the_server(chroma_url: str, tmp_path: 
     assert not (tmp_path / "a" / "chroma").exists()  # the vectors live in the server, not locally
     for mode in ("hybrid", "dense", "bm25"):
         assert engine.search("tide pool ecology", k=1, mode=mode)[0].paper.title == "A Plain Paper About Tide Pools"
-    dated = engine.search("kelp coral tide", k=5, filters=Filters(source="csv"))
+    dated = engine.search("kelp coral tide", k=5, filters=Filters(input_format="csv"))
     assert [r.paper.title for r in dated] == ["Kelp Forests at Night"]
     again, _ = engine.ingest([data / "plain.jsonl", data / "plain.csv"])
     assert again.unchanged == 3

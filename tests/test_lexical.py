@@ -49,9 +49,9 @@ def test_terms_stem_and_drop_stop_words() -> None:
         Filters(since=date(2020, 1, 1)),
         Filters(until=date(2020, 12, 31)),
         Filters(since=date(2019, 6, 1), until=date(2021, 1, 1)),
-        Filters(source="csv"),
-        Filters(source="jsonl", since=date(2020, 1, 1)),
-        Filters(source="arxiv-oai"),
+        Filters(input_format="csv"),
+        Filters(input_format="jsonl", since=date(2020, 1, 1)),
+        Filters(input_format="arxiv-oai"),
     ],
 )
 def test_lexical_filters_select_what_chroma_selects(library: Engine, filters: Filters) -> None:
@@ -68,7 +68,7 @@ def test_every_mode_honours_filters(library: Engine, mode: str) -> None:
     assert {"Kelp Forests at Night", "Tide Pools"} <= everything
     recent = library.search("kelp", k=10, filters=Filters(since=date(2020, 1, 1)), mode=mode)
     assert recent and all(r.paper.date and r.paper.date >= date(2020, 1, 1) for r in recent)
-    from_csv = library.search("kelp", k=10, filters=Filters(source="csv"), mode=mode)
+    from_csv = library.search("kelp", k=10, filters=Filters(input_format="csv"), mode=mode)
     assert all("csv" in r.paper.sources for r in from_csv)
 
 

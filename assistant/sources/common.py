@@ -14,7 +14,9 @@ from typing import BinaryIO
 from assistant.errors import PaperbotError
 from assistant.models import Paper
 
-ARXIV_ID = re.compile(r"^(\d{4}\.\d{4,5}|[a-z\-]+(\.[A-Z]{2})?/\d{7})(v\d+)?$")
+# An arXiv identifier: new style (2401.01234) or old style (hep-th/9901001, math.AG/0101001).
+ARXIV_CORE = r"\d{4}\.\d{4,5}|[a-z\-]+(?:\.[A-Z]{2})?/\d{7}"
+ARXIV_ID = re.compile(rf"^({ARXIV_CORE})(v\d+)?$")
 _SPACES = re.compile(r"\s+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")  # C0 and C1 controls except whitespace
 _NON_WORD = re.compile(r"[^\w]+")

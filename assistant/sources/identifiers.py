@@ -10,13 +10,13 @@ from __future__ import annotations
 import hashlib
 import re
 
-from assistant.sources.common import arxiv_id
+from assistant.sources.common import ARXIV_CORE, arxiv_id
 
 _DOI = re.compile(r"^10\.\d{4,9}/\S+$")
 _DOI_PREFIX = re.compile(r"^(?:https?://(?:dx\.)?doi\.org/|doi:\s*)", re.IGNORECASE)
 _ARXIV_DOI = re.compile(r"^10\.48550/arxiv\.(.+)$", re.IGNORECASE)
 # "arXiv:2007.12928", "arXiv: 2007.12928", "arXiv.2303.12712", "arXiv:hep-th/9901001v2"
-_ARXIV_TEXT = re.compile(r"arxiv[\s:.]*(\d{4}\.\d{4,5}|[a-z\-]+(?:\.[A-Z]{2})?/\d{7})", re.IGNORECASE)
+_ARXIV_TEXT = re.compile(rf"arxiv[\s:.]*({ARXIV_CORE})", re.IGNORECASE)
 _ARXIV_URL = re.compile(r"arxiv\.org/(?:abs|pdf)/([^\s?#]+?)(?:v\d+)?(?:\.pdf)?(?:[?#]|\s|$)", re.IGNORECASE)
 
 
