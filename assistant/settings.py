@@ -10,11 +10,21 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from platformdirs import user_data_dir
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -22,6 +32,7 @@ from pydantic_settings import (
     InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
 )
 
 from assistant.errors import PaperbotError
@@ -202,6 +213,12 @@ class Settings(BaseSettings):
         _, file_data = read_config(settings_cls)
         return init_settings, PaperbotEnv(settings_cls), InitSettingsSource(settings_cls, file_data)
 
+    @field_validator("home", mode="before")
+    @classmethod
+    def empty_home_is_default(cls, value: Any) -> Any:
+        """PAPERBOT_HOME="" means unset, not the working directory."""
+        return default_home() if isinstance(value, str) and not value.strip() else value
+
     @model_validator(mode="after")
     def key_stays_private(self) -> Settings:
         """A paperbot.toml in the working directory can name the server: the API key goes to
@@ -248,6 +265,10 @@ def load_settings() -> Settings:
     """Settings from the environment and the TOML file; a bad value is one clear line."""
     try:
         return Settings()
+    except SettingsError as exc:  # a list or section given as text that is not JSON
+        field = re.search(r'field "(\w+)"', str(exc))
+        names = sorted(n for n in os.environ if field and n.startswith(f"PAPERBOT_{field.group(1).upper()}"))
+        raise PaperbotError(f"invalid setting in {' or '.join(names) or 'the environment'}: {exc.__cause__}") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = tuple(str(part) for part in first["loc"])
