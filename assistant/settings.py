@@ -274,6 +274,7 @@ def load_settings() -> Settings:
         loc = tuple(str(part) for part in first["loc"])
         name = ".".join(loc)
         where = setting_sources().get(name) or setting_sources().get(name.rsplit(".", 1)[0])
+        where = where.removeprefix("env ") if where else None  # the variable's name says it all
         env = "PAPERBOT_LLM" if loc == ("llm", "engine") else "PAPERBOT_" + "_".join(loc).upper()
         raise PaperbotError(
             f"invalid setting {name} ({where or f'{env} or {config_file()}'}): {first['msg']}"

@@ -59,7 +59,7 @@ def test_every_setting_is_bounded_and_named(
     monkeypatch: pytest.MonkeyPatch, name: str, value: str, setting: str
 ) -> None:
     monkeypatch.setenv(name, value)
-    assert f"invalid setting {setting} (env {name})" in error_of("stats")
+    assert f"invalid setting {setting} ({name})" in error_of("stats")
 
 
 def test_a_bad_value_in_the_file_names_the_file(tmp_path: Path) -> None:
