@@ -32,6 +32,7 @@ from pydantic_settings import (
     InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
 )
 
 from assistant.errors import PaperbotError
@@ -332,6 +333,12 @@ class Settings(BaseSettings):
         _, file_data = read_config(settings_cls)
         return init_settings, PaperbotEnv(settings_cls), InitSettingsSource(settings_cls, file_data)
 
+    @field_validator("home", mode="before")
+    @classmethod
+    def empty_home_is_default(cls, value: Any) -> Any:
+        """PAPERBOT_HOME="" means unset, not the working directory."""
+        return default_home() if isinstance(value, str) and not value.strip() else value
+
     @model_validator(mode="after")
     def key_stays_private(self) -> Settings:
         """A paperbot.toml in the working directory can name the server: the API key goes to
@@ -385,11 +392,16 @@ def load_settings(**overrides: Any) -> Settings:
     a bad value is one clear line."""
     try:
         return Settings(**overrides)
+    except SettingsError as exc:  # a list or section given as text that is not JSON
+        field = re.search(r'field "(\w+)"', str(exc))
+        names = sorted(n for n in os.environ if field and n.startswith(f"PAPERBOT_{field.group(1).upper()}"))
+        raise PaperbotError(f"invalid setting in {' or '.join(names) or 'the environment'}: {exc.__cause__}") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = tuple(str(part) for part in first["loc"])
         name = ".".join(loc)
         where = setting_sources().get(name) or setting_sources().get(name.rsplit(".", 1)[0])
+        where = where.removeprefix("env ") if where else None  # the variable's name says it all
         env = "PAPERBOT_LLM" if loc == ("llm", "engine") else "PAPERBOT_" + "_".join(loc).upper()
         raise PaperbotError(
             f"invalid setting {name} ({where or f'{env} or {config_file()}'}): {first['msg']}"

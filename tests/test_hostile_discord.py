@@ -10,11 +10,14 @@ import logging
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import discord
 import discord.ext.test as dpytest
 import pytest
 import pytest_asyncio
+from discord.webhook.async_ import AsyncWebhookAdapter
 
 from assistant.engine import Engine
 from assistant.lexical import LexicalIndex
@@ -175,3 +178,28 @@ async def test_commands_arriving_together_open_the_engine_once(
     assert len(rebuilds) == 1
     assert len([f for f in recorder.followups if f.get("embeds")]) == 4
     assert len(list((client.engine.lexical_root).glob("gen-*"))) == 1
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("command", "options"), [("search", {"query": "urchins"}), ("summarize", {"topic": "sea urchin spines"})]
+)
+async def test_a_reply_discord_rejects_still_ends_in_an_answer(
+    bot: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, command: str, options: dict[str, Any]
+) -> None:
+    """Discord's API refusing the result (400: a malformed embed or attachment) happens after
+    the work, outside any try around it: the tree's one handler still answers the user."""
+    client, recorder = bot
+    deliver = AsyncWebhookAdapter.execute_webhook
+
+    async def reject_results(self: Any, *args: Any, **kwargs: Any) -> Any:
+        payload = harness.webhook_payload(kwargs)
+        if payload.get("embeds") or kwargs.get("files"):
+            raise discord.HTTPException(SimpleNamespace(status=400, reason="Bad Request"), "Invalid Form Body")
+        return await deliver(self, *args, **kwargs)
+
+    monkeypatch.setattr(AsyncWebhookAdapter, "execute_webhook", reject_results)
+    with caplog.at_level(logging.ERROR, logger="paperbot.discord"):
+        await slash(client, command, **options)
+    assert recorder.followups[-1]["content"] == APOLOGY
+    assert "Invalid Form Body" in caplog.text

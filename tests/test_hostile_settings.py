@@ -59,7 +59,7 @@ def test_every_setting_is_bounded_and_named(
     monkeypatch: pytest.MonkeyPatch, name: str, value: str, setting: str
 ) -> None:
     monkeypatch.setenv(name, value)
-    assert f"invalid setting {setting} (env {name})" in error_of("stats")
+    assert f"invalid setting {setting} ({name})" in error_of("stats")
 
 
 def test_a_bad_value_in_the_file_names_the_file(tmp_path: Path) -> None:
@@ -107,3 +107,17 @@ def test_config_shows_where_each_value_came_from(tmp_path: Path, monkeypatch: py
     assert "retrieval.fusion_k = 20.0  (default)" in lines
     sources = json.loads(runner.invoke(app, ["config", "--json"]).stdout)["sources"]
     assert sources["retrieval.k"] == "env PAPERBOT_RETRIEVAL_K" and sources["retrieval.mode"] == file[1:-1]
+
+
+@pytest.mark.parametrize(("name", "value"), [("PAPERBOT_DISCORD_CHANNELS", "12,13"), ("PAPERBOT_LLM", "{bad")])
+def test_a_list_or_section_that_is_not_json_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    assert f"invalid setting in {name}: " in error_of("config")
+
+
+def test_an_empty_home_means_the_default_not_the_working_directory(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAPERBOT_HOME", "")
+    home = json.loads(runner.invoke(app, ["config", "--json"]).stdout)["home"]
+    assert Path(home).is_absolute() and home.endswith("paperbot")
