@@ -245,6 +245,8 @@ class Guarded:
 
     def __getattr__(self, name: str) -> Any:
         method = getattr(self._collection, name)
+        if not callable(method):  # plain attributes (name, metadata) pass through
+            return method
 
         def call(*args: Any, **kwargs: Any) -> Any:
             try:
@@ -264,6 +266,8 @@ class Checked:
 
     def __getattr__(self, name: str) -> Any:
         method = getattr(self._collection, name)
+        if not callable(method):  # plain attributes (name, metadata) pass through
+            return method
 
         def call(*args: Any, **kwargs: Any) -> Any:
             try:

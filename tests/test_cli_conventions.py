@@ -32,6 +32,7 @@ def test_help_lists_every_registered_command_and_takes_h() -> None:
     from connectors.cli import app
 
     registered = {command.name or command.callback.__name__ for command in app.registered_commands if command.callback}
+    registered |= {group.name for group in app.registered_groups if group.name}
     for flag in ("-h", "--help"):
         result = run(flag)
         assert result.exit_code == 0

@@ -33,7 +33,7 @@ CHAT_HELP = """Type a question and press Enter. Commands:
 def chat(since: SinceOpt = None, until: UntilOpt = None, source: SourceOpt = None) -> None:
     """Ask questions one after another in an interactive session (/help inside)."""
     filters = make_filters(since, until, source)
-    engine = open_engine()
+    engine = open_engine(need_papers=False)  # chat stays open: papers may arrive meanwhile
     out.print("paperbot chat. /help for commands, Ctrl-D to leave.")
     conversation = Conversation()
     with chat_history(engine.settings.home / "chat_history") as remember:

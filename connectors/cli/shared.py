@@ -76,6 +76,7 @@ def show_version(value: bool) -> None:
 
 @app.callback()
 def global_options(
+    ctx: typer.Context,
     _version: Annotated[
         bool,
         typer.Option("--version", metavar="", is_eager=True, callback=show_version, help="Print the version and exit."),
@@ -90,10 +91,18 @@ def global_options(
     ] = None,
 ) -> None:
     """paperbot: ask questions about a library of paper abstracts and get answers citing the papers."""
-    # Through the environment, so every command module's settings see them.
+    # Through the environment, so every command module's settings see them, for this command only.
     for name, value in (("PAPERBOT_HOME", home), ("PAPERBOT_LIBRARY", library)):
         if value is not None:
+            ctx.call_on_close(functools.partial(restore_env, name, os.environ.get(name)))
             os.environ[name] = str(value)
+
+
+def restore_env(name: str, previous: str | None) -> None:
+    if previous is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = previous
 
 
 def handle_errors(command: F) -> F:
@@ -155,15 +164,18 @@ def progress_bar(label: str, quiet: bool) -> Iterator[tuple[Callable[[int], None
             lazy.bar.stop()
 
 
-def open_engine(*, quiet: bool = False) -> Engine:
-    """The engine, with the sample library ingested on first use of an empty library."""
+def open_engine(*, quiet: bool = False, need_papers: bool = True) -> Engine:
+    """The engine, with the sample library ingested on first use of an empty library. An empty
+    library without the sample is an error that says how to fill it, or for chat a notice."""
     engine = Engine(load_settings())
     if engine.needs_sample():
         err.print("The library is empty: ingesting the bundled sample library (Daily Papers) first.")
         with progress_bar("embedding papers", quiet) as (advance, set_total):
             engine.ingest_sample(advance, total=set_total)
     elif engine.store.counts()[0] == 0:
-        raise PaperbotError(EMPTY_LIBRARY)
+        if need_papers:
+            raise PaperbotError(EMPTY_LIBRARY)
+        err.print(f"[yellow]Note: {EMPTY_LIBRARY}.[/yellow]")
     return engine
 
 
