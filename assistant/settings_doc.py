@@ -17,9 +17,9 @@ from assistant.settings import Settings
 
 # Read straight from the environment, never from a file (secrets, and where to look).
 ENVIRONMENT_ONLY = {
-    "OPENAI_API_KEY or PAPERBOT_LLM_API_KEY": "key for OpenAI (LLM and embeddings); never read from a file, never logged",
+    "OPENAI_API_KEY or PAPERBOT_LLM_API_KEY": "key for OpenAI (LLM, embeddings); never read from a file, never logged",
     "DISCORD_TOKEN or PAPERBOT_DISCORD_TOKEN": "the Discord bot's token; never read from a file, masked by `config`",
-    "PAPERBOT_CONFIG": "the TOML file to read (default `paperbot.toml` in the working directory); a missing file is an error",
+    "PAPERBOT_CONFIG": "the TOML file to read (default `paperbot.toml` in the working directory); missing = an error",
     "PAPERBOT_ALLOW_HTTP_KEY": "`1` lets the API key go over plain HTTP to a host that is not this machine",
     "PAPERBOT_DEBUG": "`1` prints the full traceback of an unexpected error instead of one line",
 }
