@@ -56,9 +56,10 @@ def test_libraries_in_one_home_hold_their_own_papers(tmp_path: Path) -> None:
     assert titles(default.search("sea urchins kelp", k=5)) == {"Comet Tails"}
     assert ocean.store.counts() == (2, 2) and default.store.counts() == (1, 1)
     # the default library keeps the names homes had before libraries existed
-    assert default.store.papers.name == "paperbot-papers" and default.lexical_root == home / "lexical" / "paperbot"
+    assert default.store.papers.name == "paperbot-papers"
+    assert default.library.index_path == home / "lexical" / "paperbot.sqlite3"
     assert ocean.store.papers.name == "paperbot.ocean-papers"
-    assert ocean.lexical_root == home / "lexical" / "paperbot.ocean"
+    assert ocean.library.index_path == home / "lexical" / "paperbot.ocean.sqlite3"
     ocean.delete([ocean.search("kelp", k=1)[0].paper.id])
     assert default.store.counts() == (1, 1)  # deleting in one library leaves the others alone
 
