@@ -36,13 +36,20 @@ def write_output(text: str, output: str | None) -> None:
 
 
 def export(
-    fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help="bibtex, ris or csljson.")] = ExportFormat.bibtex,
-    query: Annotated[str | None, typer.Option("--query", "-q", help="Export the papers a search finds.")] = None,
-    ids: Annotated[
-        list[str] | None, typer.Option("--ids", help="Export these papers (paper id, arXiv id or DOI); repeatable.")
+    fmt: Annotated[
+        ExportFormat, typer.Option("--format", "-f", metavar="FORMAT", help="bibtex, ris or csljson.")
+    ] = ExportFormat.bibtex,
+    query: Annotated[
+        str | None, typer.Option("--query", "-q", metavar="QUERY", help="Export the papers a search finds.")
     ] = None,
-    k: Annotated[int, typer.Option("-k", min=1, max=500, help="How many papers --query exports.")] = 20,
-    output: Annotated[str | None, typer.Option("-o", "--output", help="File to write; '-' or none: stdout.")] = None,
+    ids: Annotated[
+        list[str] | None,
+        typer.Option("--ids", metavar="ID", help="Export these papers (paper id, arXiv id or DOI); repeatable."),
+    ] = None,
+    k: Annotated[int, typer.Option("-k", metavar="N", min=1, max=500, help="How many papers --query exports.")] = 20,
+    output: Annotated[
+        str | None, typer.Option("-o", "--output", metavar="FILE", help="File to write; '-' or none: stdout.")
+    ] = None,
 ) -> None:
     """Write papers as BibTeX, RIS or CSL-JSON for Zotero, Mendeley or EndNote. Default: the whole library."""
     if query and ids:

@@ -15,15 +15,19 @@ from assistant.errors import PaperbotError
 from assistant.feedback import FeedbackLog, FeedbackRecord, Verdict, feedback_log
 from assistant.models import Answer
 from assistant.settings import Settings
+from connectors.cli.shared import JsonOpt
 
 # Chat answers already noted this session (by object: one answer, one record, however often rated).
 _noted: dict[int, tuple[Answer, int]] = {}
 
 
 # Module level: typer reads the annotations by name, so they cannot refer to the lazily imported cli.
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts instead of text.")]
-AllOpt = Annotated[bool, typer.Option("--all-libraries", help="Every library's feedback, not only this one's.")]
-OutputOpt = Annotated[Path | None, typer.Option("-o", "--output", help="Write the JSONL here; default stdout.")]
+AllOpt = Annotated[
+    bool, typer.Option("--all-libraries", metavar="", help="Every library's feedback, not only this one's.")
+]
+OutputOpt = Annotated[
+    Path | None, typer.Option("-o", "--output", metavar="FILE", help="Write the JSONL here; default stdout.")
+]
 
 
 def log_for(settings: Settings) -> FeedbackLog:
@@ -76,7 +80,7 @@ def write_questions(rows: list[dict[str, object]], output: Path | None) -> None:
 
 
 def list_feedback(
-    bad: Annotated[bool, typer.Option("--bad", help="Only answers someone voted bad.")] = False,
+    bad: Annotated[bool, typer.Option("--bad", metavar="", help="Only answers someone voted bad.")] = False,
     all_libraries: AllOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
@@ -106,7 +110,7 @@ def export_feedback(output: OutputOpt = None, all_libraries: AllOpt = False) -> 
 
 def clear_feedback(
     all_libraries: AllOpt = False,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", metavar="", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Delete the recorded feedback and the bot's notes of its answers."""
     from connectors.cli import shared as cli

@@ -18,17 +18,19 @@ from assistant.engine import Engine
 from assistant.errors import PaperbotError
 from assistant.feeds.fetch import FeedRequest, FetchResult, arxiv_category, arxiv_query, daily_papers, fetch_feed
 from assistant.settings import load_settings
+from connectors.cli.shared import JsonOpt
 from connectors.common import parse_day
 
 F = TypeVar("F", bound=Callable[..., Any])
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts instead of text.")]
 
 fetch_app = typer.Typer(
     help="Add new papers from paper feeds; only new or changed papers are embedded.", no_args_is_help=True
 )
 LimitOpt = Annotated[
     int | None,
-    typer.Option("--max", min=1, max=5000, help="Most papers read from the arXiv API (default: feeds.max_results)."),
+    typer.Option(
+        "--max", metavar="N", min=1, max=5000, help="Most papers read from the arXiv API (default: feeds.max_results)."
+    ),
 ]
 
 
@@ -51,7 +53,9 @@ def handle_errors(command: F) -> F:
 @fetch_app.command("daily-papers")
 @handle_errors
 def daily(
-    day: Annotated[str | None, typer.Option("--date", help="That day's list, YYYY-MM-DD (default: latest).")] = None,
+    day: Annotated[
+        str | None, typer.Option("--date", metavar="YYYY-MM-DD", help="That day's list, YYYY-MM-DD (default: latest).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Hugging Face's daily papers (arXiv papers picked by the community)."""
@@ -61,10 +65,17 @@ def daily(
 @fetch_app.command("arxiv")
 @handle_errors
 def arxiv(
-    category: Annotated[str | None, typer.Option("--category", help="An arXiv category, e.g. cs.CL.")] = None,
-    query: Annotated[str | None, typer.Option("--query", help='An arXiv API query, e.g. "ti:retrieval".')] = None,
+    category: Annotated[
+        str | None, typer.Option("--category", metavar="CATEGORY", help="An arXiv category, e.g. cs.CL.")
+    ] = None,
+    query: Annotated[
+        str | None, typer.Option("--query", metavar="QUERY", help='An arXiv API query, e.g. "ti:retrieval".')
+    ] = None,
     since: Annotated[
-        str | None, typer.Option("--since", help="With --category: papers submitted since YYYY-MM-DD (arXiv API).")
+        str | None,
+        typer.Option(
+            "--since", metavar="YYYY-MM-DD", help="With --category: papers submitted since YYYY-MM-DD (arXiv API)."
+        ),
     ] = None,
     limit: LimitOpt = None,
     as_json: JsonOpt = False,

@@ -12,7 +12,10 @@ from assistant.health import check, repair
 from assistant.settings import load_settings
 
 NoWaitOpt = Annotated[
-    bool, typer.Option("--no-wait", help="Fail at once if another process is writing to the library; do not wait.")
+    bool,
+    typer.Option(
+        "--no-wait", metavar="", help="Fail at once if another process is writing to the library; do not wait."
+    ),
 ]
 
 
@@ -22,9 +25,10 @@ def register(app: typer.Typer) -> None:
     @app.command()
     @handle_errors
     def health(
-        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+        as_json: Annotated[bool, typer.Option("--json", metavar="", help="Print one JSON object.")] = False,
         deep: Annotated[
-            bool, typer.Option("--deep", help="Also read every keyword-index page; look for leftover chunks.")
+            bool,
+            typer.Option("--deep", metavar="", help="Also read every keyword-index page; look for leftover chunks."),
         ] = False,
     ) -> None:
         """Check the library (store, keyword index, writer): exit 0 when healthy, 1 when not."""

@@ -22,9 +22,10 @@ from connectors.terminal_text import escape  # control characters never reach th
 @app.command()
 @handle_errors
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders of paper abstracts.")],
+    paths: Annotated[list[Path], typer.Argument(metavar="PATH...", help="Files or folders of paper abstracts.")],
     fmt: Annotated[
-        str | None, typer.Option("--format", help=f"Skip detection and read as: {', '.join(FORMATS)}.")
+        str | None,
+        typer.Option("--format", metavar="FORMAT", help=f"Skip detection and read as: {', '.join(FORMATS)}."),
     ] = None,
     as_json: JsonOpt = False,
     no_wait: NoWaitOpt = False,
@@ -58,7 +59,9 @@ def stats(as_json: JsonOpt = False) -> None:
 @app.command()
 @handle_errors
 def paper(
-    paper_id: Annotated[str, typer.Argument(help="A paper id as search prints it, an arXiv id or a DOI.")],
+    paper_id: Annotated[
+        str, typer.Argument(metavar="ID", help="A paper id as search prints it, an arXiv id or a DOI.")
+    ],
     as_json: JsonOpt = False,
 ) -> None:
     """Show one paper's full record."""
@@ -84,7 +87,9 @@ def paper(
 @app.command()
 @handle_errors
 def delete(
-    paper_ids: Annotated[list[str], typer.Argument(help="Ids of the papers to remove, as search prints them.")],
+    paper_ids: Annotated[
+        list[str], typer.Argument(metavar="ID...", help="Ids of the papers to remove, as search prints them.")
+    ],
     as_json: JsonOpt = False,
     no_wait: NoWaitOpt = False,
 ) -> None:

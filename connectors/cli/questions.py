@@ -83,13 +83,21 @@ def search(
 @app.command()
 @handle_errors
 def summarize(
-    topic: Annotated[str, typer.Argument(help='The topic to review, e.g. "length generalization in transformers".')],
-    papers: Annotated[int, typer.Option("-n", "--papers", min=3, max=50, help="At most this many papers.")] = 12,
+    topic: Annotated[
+        str, typer.Argument(metavar="TOPIC", help='The topic to review, e.g. "length generalization in transformers".')
+    ],
+    papers: Annotated[
+        int, typer.Option("-n", "--papers", metavar="N", min=3, max=50, help="At most this many papers.")
+    ] = 12,
     since: SinceOpt = None,
     until: UntilOpt = None,
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write the Markdown here; - = stdout.")] = None,
-    bib: Annotated[Path | None, typer.Option("--bib", help="Write the references as BibTeX here; - = stdout.")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite files that -o or --bib name.")] = False,
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", metavar="FILE", help="Write the Markdown here; - = stdout.")
+    ] = None,
+    bib: Annotated[
+        Path | None, typer.Option("--bib", metavar="FILE", help="Write the references as BibTeX here; - = stdout.")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", metavar="", help="Overwrite files that -o or --bib name.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Write a cited literature summary: themes, findings, open questions, references.

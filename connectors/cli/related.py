@@ -9,9 +9,9 @@ from rich.markup import escape
 
 from assistant.models import Paper
 from assistant.related import RelatedPaper
+from connectors.cli.shared import JsonOpt
 
 # Module level: typer reads the annotations by name, so they cannot refer to the lazily imported cli.
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object for scripts instead of text.")]
 
 
 def related_json(paper: Paper, found: list[RelatedPaper]) -> dict[str, object]:
@@ -37,8 +37,8 @@ def register(app: typer.Typer) -> None:
     @app.command()
     @cli.handle_errors
     def related(
-        paper_id: Annotated[str, typer.Argument(help="A paper id as search prints it.")],
-        k: Annotated[int, typer.Option("-k", "--k", min=1, max=50, help="How many papers to list.")] = 5,
+        paper_id: Annotated[str, typer.Argument(metavar="ID", help="A paper id, arXiv id or DOI.")],
+        k: Annotated[int, typer.Option("-k", "--k", metavar="N", min=1, max=50, help="How many papers to list.")] = 5,
         as_json: JsonOpt = False,
     ) -> None:
         """List the papers closest to one paper (itself excluded), with the terms they share."""
