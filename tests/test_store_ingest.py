@@ -170,7 +170,7 @@ def test_filters_are_pushed_down_to_chroma(fake_engine: Engine, ocean: Path, dat
     assert [r.paper.title for r in since] == ["Tide Pools"]
     until = fake_engine.search("reefs tide pools kelp", k=10, filters=Filters(until=date(2020, 1, 1)))
     assert {r.paper.title for r in until} == {"Coral Bleaching", "Kelp Forests at Night"}
-    by_source = fake_engine.search("kelp", k=10, filters=Filters(source="csv"))
+    by_source = fake_engine.search("kelp", k=10, filters=Filters(input_format="csv"))
     assert [r.paper.title for r in by_source] == ["Kelp Forests at Night"]
 
 
