@@ -307,6 +307,13 @@ async def post_answer(send: Send, answer: Answer, first: Any | None) -> list[Any
 
 
 def register_commands(tree: app_commands.CommandTree, bot: PaperbotBot) -> None:
+    register_question_commands(tree, bot)
+    register_library_commands(tree, bot)
+
+
+def register_question_commands(tree: app_commands.CommandTree, bot: PaperbotBot) -> None:
+    """/ask, /search and /summarize: the commands that read the library for a question."""
+
     @tree.command(name="ask", description="Answer a question with numbered citations to papers.")
     @app_commands.describe(question="Your question", since="Only papers from YYYY-MM-DD on", until="Up to YYYY-MM-DD")
     async def ask(
@@ -322,12 +329,6 @@ def register_commands(tree: app_commands.CommandTree, bot: PaperbotBot) -> None:
         await interaction.response.defer(thinking=True)
         engine = await bot.ready_engine(interaction)
         await run_reply(interaction, lambda: results_embed(engine.search(query, k)))
-
-    @tree.command(name="paper", description="Show one paper's record.")
-    async def paper(interaction: discord.Interaction, paper_id: str) -> None:
-        await interaction.response.defer(thinking=True)
-        engine = await bot.ready_engine(interaction)
-        await run_reply(interaction, lambda: paper_embed(engine, paper_id))
 
     @tree.command(name="summarize", description="A cited literature summary of a topic, as a Markdown file.")
     @app_commands.describe(topic="The topic to review")
@@ -345,6 +346,16 @@ def register_commands(tree: app_commands.CommandTree, bot: PaperbotBot) -> None:
             return
         attachment = discord.File(io.BytesIO(markdown(summary).encode()), filename=summary_filename(topic))
         await send(content=split_text(shown)[0], file=attachment)
+
+
+def register_library_commands(tree: app_commands.CommandTree, bot: PaperbotBot) -> None:
+    """/paper, /stats and /help: what the library holds and how to ask."""
+
+    @tree.command(name="paper", description="Show one paper's record.")
+    async def paper(interaction: discord.Interaction, paper_id: str) -> None:
+        await interaction.response.defer(thinking=True)
+        engine = await bot.ready_engine(interaction)
+        await run_reply(interaction, lambda: paper_embed(engine, paper_id))
 
     @tree.command(name="stats", description="What the library holds.")
     async def stats(interaction: discord.Interaction) -> None:

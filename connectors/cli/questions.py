@@ -105,10 +105,7 @@ def summarize(
     With too few relevant papers it prints "Not enough papers", writes no file, and exits 0."""
     filters = make_filters(since, until, None)
     topic = checked_question(topic)
-    wanted = summary_outputs(output, bib, "", "")
-    check_outputs(wanted, force)  # before the work, and again before writing
-    if as_json and any(o.path == STDOUT for o in wanted):
-        raise PaperbotError("--json prints to standard output already; give -o and --bib file names")
+    check_summary_outputs(output, bib, force, as_json)
     summary = open_engine(quiet=as_json).summarize(topic, papers, filters)
     text = markdown(summary)
     outputs = summary_outputs(output, bib, text, bibliography([r.paper for r in summary.references]))
@@ -123,6 +120,14 @@ def summarize(
         (err if any(o.path == STDOUT for o in outputs) else out).print(
             f"wrote {', '.join(written)}: {len(summary.references)} papers in {len(summary.themes)} themes"
         )
+
+
+def check_summary_outputs(output: Path | None, bib: Path | None, force: bool, as_json: bool) -> None:
+    """Before the work (and again before writing): no clobbering, and one thing on stdout."""
+    wanted = summary_outputs(output, bib, "", "")
+    check_outputs(wanted, force)
+    if as_json and any(o.path == STDOUT for o in wanted):
+        raise PaperbotError("--json prints to standard output already; give -o and --bib file names")
 
 
 def summary_outputs(output: Path | None, bib: Path | None, text: str, bibtex: str) -> list[Output]:
