@@ -234,7 +234,22 @@ def backoff(retries: int, errors: type[BaseException]) -> tenacity.Retrying:
     )
 
 
-class Guarded:
+class CollectionProxy:
+    """A Chroma collection whose method calls go through `_call` (retries, clear errors)."""
+
+    _collection: Any
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._collection, name)
+        if not callable(method):  # plain attributes (name, metadata) pass through
+            return method
+        return functools.partial(self._call, method)
+
+    def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return method(*args, **kwargs)
+
+
+class Guarded(CollectionProxy):
     """A Chroma collection on a server whose calls retry a lost connection with backoff and
     then fail as one clear PaperbotError; the next call tries the server afresh."""
 
@@ -243,41 +258,27 @@ class Guarded:
         self._url = url
         self._retry = backoff(retries, httpx.TransportError)
 
-    def __getattr__(self, name: str) -> Any:
-        method = getattr(self._collection, name)
-        if not callable(method):  # plain attributes (name, metadata) pass through
-            return method
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return self._retry(method, *args, **kwargs)
-            except httpx.TransportError as exc:
-                raise PaperbotError(f"lost the Chroma server at {self._url} ({exc}); try again shortly") from None
-
-        return call
+    def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return self._retry(method, *args, **kwargs)
+        except httpx.TransportError as exc:
+            raise PaperbotError(f"lost the Chroma server at {self._url} ({exc}); try again shortly") from None
 
 
-class Checked:
+class Checked(CollectionProxy):
     """An embedded Chroma collection whose calls turn a damaged chroma.sqlite3 into one clear error."""
 
     def __init__(self, collection: Any, path: Path) -> None:
         self._collection = collection
         self._path = path
 
-    def __getattr__(self, name: str) -> Any:
-        method = getattr(self._collection, name)
-        if not callable(method):  # plain attributes (name, metadata) pass through
-            return method
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return method(*args, **kwargs)
-            except Exception as exc:
-                if damaged(exc):
-                    raise damage_error(self._path, exc) from None
-                raise
-
-        return call
+    def _call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except Exception as exc:
+            if damaged(exc):
+                raise damage_error(self._path, exc) from None
+            raise
 
 
 class ChromaStore:

@@ -61,11 +61,13 @@ def ask(
 @handle_errors
 def search(
     query: Annotated[str, typer.Argument(metavar="QUERY", help="What to look for.")],
-    k: KOpt = None,
+    k: Annotated[
+        int | None, typer.Option("-k", "--k", metavar="N", min=1, max=100, help="How many papers to list.")
+    ] = None,
+    mode: ModeOpt = None,  # first: comparing the rankers is what search is often for
     since: SinceOpt = None,
     until: UntilOpt = None,
     source: SourceOpt = None,
-    mode: ModeOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List the papers that best match a query, best first, with their similarity to it."""
