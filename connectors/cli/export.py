@@ -12,6 +12,7 @@ import typer
 from assistant.engine import Engine
 from assistant.errors import PaperbotError
 from assistant.settings import load_settings
+from connectors.cli.shared import err, handle_errors
 
 
 class ExportFormat(StrEnum):
@@ -59,12 +60,9 @@ def export(
         raise PaperbotError("no papers to export" + (f" for {query!r}" if query else ": the library is empty"))
     write_output(text, output)
     if output not in (None, "-"):
-        from connectors.cli.shared import err
-
         err.print(f"wrote {count} papers to {output}")
 
 
 def register(app: typer.Typer) -> None:
-    from connectors.cli.shared import handle_errors
 
     app.command(name="export")(handle_errors(export))

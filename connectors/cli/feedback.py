@@ -15,7 +15,8 @@ from assistant.errors import PaperbotError
 from assistant.feedback import FeedbackLog, FeedbackRecord, Verdict, feedback_log
 from assistant.models import Answer
 from assistant.settings import Settings
-from connectors.cli.shared import JsonOpt
+from connectors.cli import shared as cli
+from connectors.cli.shared import JsonOpt, out
 
 # Chat answers already noted this session (by object: one answer, one record, however often rated).
 _noted: dict[int, tuple[Answer, int]] = {}
@@ -52,7 +53,6 @@ def chat_vote(verdict: Verdict, engine: Engine, conversation: Conversation) -> s
 
 
 def print_records(records: list[FeedbackRecord]) -> None:
-    from connectors.cli.shared import out
 
     if not records:
         out.print("No feedback recorded.")
@@ -85,7 +85,6 @@ def list_feedback(
     as_json: JsonOpt = False,
 ) -> None:
     """Answers with votes, most recently voted first."""
-    from connectors.cli import shared as cli
 
     settings = cli.load_settings()
     records = log_for(settings).records(None if all_libraries else settings.library, bad_only=bad)
@@ -97,7 +96,6 @@ def list_feedback(
 
 def export_feedback(output: OutputOpt = None, all_libraries: AllOpt = False) -> None:
     """Answers voted good as eval questions (JSONL that `paperbot eval` reads)."""
-    from connectors.cli import shared as cli
 
     settings = cli.load_settings()
     rows = log_for(settings).eval_questions(None if all_libraries else settings.library)
@@ -113,7 +111,6 @@ def clear_feedback(
     yes: Annotated[bool, typer.Option("--yes", "-y", metavar="", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Delete the recorded feedback and the bot's notes of its answers."""
-    from connectors.cli import shared as cli
 
     settings = cli.load_settings()
     which = "every library" if all_libraries else f"library {settings.library!r}"
@@ -124,7 +121,6 @@ def clear_feedback(
 
 
 def register(app: typer.Typer) -> None:
-    from connectors.cli import shared as cli
 
     group = typer.Typer(help="Feedback on answers (👍/👎 in Discord, /good /bad in chat), turned into eval questions.")
     app.add_typer(group, name="feedback")

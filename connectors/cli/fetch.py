@@ -1,15 +1,8 @@
-"""`paperbot fetch`: bring in today's papers from Hugging Face Daily Papers and arXiv.
-
-connectors.cli imports this module to register it, so this module reaches connectors.cli's
-helpers only when a command runs: importing it at the top would be circular (and under
-`python -m connectors.cli` would find a half-initialised module).
-"""
+"""`paperbot fetch`: bring in today's papers from Hugging Face Daily Papers and arXiv."""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -18,10 +11,8 @@ from assistant.engine import Engine
 from assistant.errors import PaperbotError
 from assistant.feeds.fetch import FeedRequest, FetchResult, arxiv_category, arxiv_query, daily_papers, fetch_feed
 from assistant.settings import load_settings
-from connectors.cli.shared import JsonOpt
+from connectors.cli.shared import JsonOpt, emit_json, handle_errors, out
 from connectors.common import parse_day
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 fetch_app = typer.Typer(
     help="Add new papers from paper feeds; only new or changed papers are embedded.", no_args_is_help=True
@@ -36,18 +27,6 @@ LimitOpt = Annotated[
 
 def register(app: typer.Typer) -> None:
     app.add_typer(fetch_app, name="fetch")
-
-
-def handle_errors(command: F) -> F:
-    """connectors.cli's one-line errors, looked up when the command runs."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from connectors.cli.shared import handle_errors as one_line_errors
-
-        return one_line_errors(command)(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
 
 
 @fetch_app.command("daily-papers")
@@ -92,7 +71,6 @@ def arxiv(
 
 
 def run(request: FeedRequest, as_json: bool) -> None:
-    from connectors.cli.shared import emit_json
 
     result = fetch_feed(Engine(load_settings()), request)
     if as_json:
@@ -102,7 +80,6 @@ def run(request: FeedRequest, as_json: bool) -> None:
 
 
 def print_result(result: FetchResult) -> None:
-    from connectors.cli.shared import out
 
     report = result.report
     out.print(

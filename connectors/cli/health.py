@@ -10,6 +10,7 @@ from rich.markup import escape
 from assistant.engine import Engine
 from assistant.health import check, repair
 from assistant.settings import load_settings
+from connectors.cli.shared import emit_json, err, handle_errors, out
 
 NoWaitOpt = Annotated[
     bool,
@@ -20,7 +21,6 @@ NoWaitOpt = Annotated[
 
 
 def register(app: typer.Typer) -> None:
-    from connectors.cli.shared import emit_json, err, handle_errors, out
 
     @app.command()
     @handle_errors

@@ -9,9 +9,9 @@ from rich.markup import escape
 
 from assistant.models import Paper
 from assistant.related import RelatedPaper
+from connectors.cli import shared as cli
+from connectors.cli.render import iso_date, paper_line
 from connectors.cli.shared import JsonOpt
-
-# Module level: typer reads the annotations by name, so they cannot refer to the lazily imported cli.
 
 
 def related_json(paper: Paper, found: list[RelatedPaper]) -> dict[str, object]:
@@ -22,7 +22,7 @@ def related_json(paper: Paper, found: list[RelatedPaper]) -> dict[str, object]:
             "title": r.paper.title,
             "similarity": round(r.similarity, 4),
             "shared_terms": list(r.shared_terms),
-            "date": r.paper.date.isoformat() if r.paper.date else None,
+            "date": iso_date(r.paper.date),
             "url": r.paper.url,
         }
         for rank, r in enumerate(found, start=1)
@@ -31,8 +31,6 @@ def related_json(paper: Paper, found: list[RelatedPaper]) -> dict[str, object]:
 
 
 def register(app: typer.Typer) -> None:
-    from connectors.cli import shared as cli
-    from connectors.cli.render import paper_line
 
     @app.command()
     @cli.handle_errors
