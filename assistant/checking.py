@@ -35,6 +35,12 @@ MAX_SENTENCES = 6  # the prompt asks for 2 to 5
 SOURCE_WORD = re.compile(r"\b(?:[Ss]ources?|[Pp]apers?|[Rr]eferences?|[Aa]bstracts?)\s*((?:\[\d+\])+)")
 REPEAT_OVERLAP = 0.8  # share of content words two sentences have in common to be "the same"
 LIST_MARKER = re.compile(r"^\s*(?:[-*+•]|\d+[.)])\s+")
+# A reference the model made up in citation style: "[https://...]", "[www.x.org]", "[Smith et
+# al., 2020]", "[Source: ...]". Only numbered sources exist; these would read as citations.
+INVENTED_REFERENCE = re.compile(
+    r"[ \t]*\[\s*(?:https?://|www\.|[^\]\n]{0,80}\bet al\b|sources?\s*:|references?\s*:)[^\]\n]{0,300}\]",
+    re.IGNORECASE,
+)
 
 
 @dataclass
@@ -73,7 +79,7 @@ class Evidence:
 
 
 def claim_of(sentence: str) -> str:
-    return tidy(CITATION.sub(" ", sentence))
+    return tidy(CITATION.sub(" ", INVENTED_REFERENCE.sub("", sentence)))
 
 
 def cite_at_end(claim: str, numbers: Sequence[int]) -> str:

@@ -66,6 +66,20 @@ def test_a_sentence_no_source_backs_is_flagged(checker: SentenceChecker) -> None
     assert checker.order == [2]  # a flagged sentence keeps its own (listed) citation, marked unsupported
 
 
+@pytest.mark.parametrize(
+    "invented",
+    [
+        "[https://www.researchgate.net/posts/3489888_The_Science_Of_Grokking]",
+        "[www.otters.org]",
+        "[Smith et al., 2020]",
+    ],
+)
+def test_a_reference_the_model_invents_is_not_shown(checker: SentenceChecker, invented: str) -> None:
+    checked = checker.check(f"Otters control the urchins that eat kelp {invented} [2].")
+    assert checked is not None and not checked.flagged
+    assert checked.text == "Otters control the urchins that eat kelp [1]."
+
+
 def test_a_repeated_sentence_is_a_loop(checker: SentenceChecker) -> None:
     assert checker.check("Sea otters keep urchin numbers in check [2].") is not None
     assert checker.check("Sea otters keep the urchin numbers in check [2].") is None
