@@ -149,7 +149,7 @@ class PaperbotBot(discord.Client):
         self.tree.error(on_command_error)
         register_commands(self.tree, self)
         register_related(self.tree, self)
-        self.digests = Digests(self, engine, settings)  # /subscribe and the scheduled digests
+        self.digests = Digests(self, self.engine_at, settings)  # /subscribe and the scheduled digests
         self.digests.register(self.tree)
         self._engine_lock = asyncio.Lock()
         self._engines_ready: set[int] = set()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime, time
 from typing import TYPE_CHECKING, Any
@@ -80,14 +79,14 @@ class Digests:
     def __init__(
         self,
         client: discord.Client,
-        engine: Engine,
+        engine_for: Callable[[Any], Engine],
         settings: Settings,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         fetch: Fetch = fetch_feed,
     ) -> None:
         self.client = client
-        self.engine = engine
+        self.engine_for = engine_for  # a channel -> the engine of the library it is mapped to
         self.settings = settings.feeds
         self.store = SubscriptionStore(settings.home)
         self.clock = clock
@@ -110,25 +109,31 @@ class Digests:
     async def run(self) -> int:
         """Fetch every subscribed feed once, then post each subscriber its digest.
         Returns the number of papers posted."""
-        subscriptions = await asyncio.to_thread(self.store.subscriptions)
-        by_feed: dict[str, list[Subscription]] = defaultdict(list)
-        for subscription in subscriptions:
-            # Only channels this client sees: with shards, each replica serves its own guilds.
-            if self.client.get_channel(subscription.channel_id) is not None:
-                by_feed[subscription.feed].append(subscription)
         posted = 0
         with FeedClient(self.settings) as client:  # one client: arXiv's spacing holds across feeds
-            for feed, subscribers in by_feed.items():
-                items = await self.fetch_items(feed, client)
+            for (feed, _), (engine, subscribers) in (await self.by_feed_and_library()).items():
+                items = await self.fetch_items(feed, engine, client)
                 for subscription in subscribers:
                     posted += await self.post(subscription, items)
         return posted
 
-    async def fetch_items(self, feed: str, client: FeedClient) -> list[FeedItem]:
+    async def by_feed_and_library(self) -> dict[tuple[str, int], tuple[Engine, list[Subscription]]]:
+        """Subscriptions grouped so each feed is fetched once into each library that a
+        subscribed channel is mapped to (and its papers land there, not in the default one)."""
+        groups: dict[tuple[str, int], tuple[Engine, list[Subscription]]] = {}
+        for subscription in await asyncio.to_thread(self.store.subscriptions):
+            channel = self.client.get_channel(subscription.channel_id)
+            if channel is None:  # with shards, each replica serves its own guilds
+                continue
+            engine = self.engine_for(channel)
+            groups.setdefault((subscription.feed, id(engine)), (engine, []))[1].append(subscription)
+        return groups
+
+    async def fetch_items(self, feed: str, engine: Engine, client: FeedClient) -> list[FeedItem]:
         """A feed that fails is logged and skipped: the other feeds still get their digests."""
         try:
             request = feed_request(feed)
-            result = await asyncio.to_thread(self.fetch, self.engine, request, client=client, now=self.clock)
+            result = await asyncio.to_thread(self.fetch, engine, request, client=client, now=self.clock)
         except PaperbotError as exc:
             log.warning("digest: fetching %s failed: %s", feed, exc)
             return []

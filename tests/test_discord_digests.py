@@ -21,7 +21,8 @@ from discord.ext.test import backend
 from assistant.engine import Engine
 from assistant.feeds.digest import Subscription
 from assistant.feeds.fetch import arxiv_category, fetch_feed
-from assistant.settings import Settings
+from assistant.libraries import Libraries
+from assistant.settings import DiscordSettings, Settings
 from connectors.discord_bot import PaperbotBot
 from connectors.discord_digests import NEEDS_MANAGE
 from tests import discord_harness as harness
@@ -149,6 +150,20 @@ async def test_the_scheduled_digest_posts_new_papers_once(bot: Bot) -> None:
     clock.now = clock.now.replace(hour=19)
     await client.digests.loop()
     assert await posted() == []  # nothing new: nothing posted
+
+
+@pytest.mark.asyncio
+async def test_a_digest_adds_its_papers_to_the_library_of_its_channel(bot: Bot) -> None:
+    client = bot.client
+    guild = dpytest.get_config().guilds[0]
+    # Channel ids exist only now: the mapping goes through the settings' validation all the same.
+    mapping = {f"{guild.id}/{channel('general').id}": "team"}
+    client.libraries = Libraries(client.engine, DiscordSettings(libraries=mapping).libraries)
+    await command(bot, "subscribe", where="general", feed="daily-papers")
+    await client.digests.loop()
+    assert len(paper_ids(await posted())) == 3
+    assert client.libraries.engine("team").store.counts()[0] == 8  # the whole feed, in the channel's library
+    assert client.engine.store.counts()[0] == 0  # and not in the default one
 
 
 @pytest.mark.asyncio
