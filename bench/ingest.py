@@ -1,14 +1,17 @@
-"""Ingest throughput next to the embedding model's own, on the same chunks; prints JSON.
+"""Ingest throughput next to the embedding model's own, on the same texts; prints JSON.
 
-    python -m bench.ingest [CORPUS ...]      (default ../shared/corpora)
+    python -m bench.ingest [CORPUS ...] [--rounds 2]      (default ../shared/corpora)
 
-One run, in a temporary library:
-1. first ingest (parse, chunk, embed, write to Chroma, build the keyword index), timed;
-2. the same ingest again, unchanged, timed;
-3. the model alone on exactly the texts the pipeline embedded (recorded in step 1), timed.
+Each round runs, in this order, so that warm-up and background load hit both sides:
+1. the pipeline: a first ingest (parse, chunk, embed, Chroma, keyword index) into a fresh
+   temporary library with a freshly loaded model, timed; its embedder records every text;
+2. the model alone on exactly those texts, in one call to a freshly loaded model, timed.
+The first round also times an unchanged re-ingest.
 
-`pipeline_vs_model` is pipeline papers/s over model-alone papers/s on the same chunks: 1.0
-would mean the pipeline adds nothing to the model's time.
+Both are timed in wall time and in CPU time (`time.process_time`: all threads of this
+process, so onnxruntime's and Chroma's worker threads count). `pipeline_vs_model` is the
+model alone's time over the pipeline's, median over rounds: 1.0 would mean the pipeline adds
+nothing to the model's own time. On a shared machine trust the CPU figure; wall on an idle one.
 """
 
 from __future__ import annotations
@@ -16,14 +19,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from assistant.embeddings import Embedder
+from assistant.embeddings import Embedder, build_embedder
 from assistant.embeddings.tokenizer import count_tokens
 from assistant.engine import Engine
 from assistant.settings import load_settings
@@ -49,55 +54,72 @@ class Recording:
         return vectors
 
 
-def rate(count: float, seconds: float) -> float:
-    return round(count / seconds, 1) if seconds else 0.0
+def timed(work: Callable[[], Any]) -> tuple[Any, float, float]:
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = work()
+    return result, time.perf_counter() - wall, time.process_time() - cpu
+
+
+def fresh_model() -> Embedder:
+    embedder = build_embedder(load_settings())
+    embedder.embed(["load the model before timing"])
+    return embedder
+
+
+def pipeline_round(paths: list[Path], again: bool) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as home:
+        os.environ["PAPERBOT_HOME"] = home
+        settings = load_settings()
+        recording = Recording(fresh_model())
+        engine = Engine(settings, embedder=recording)
+        (report, _), wall, cpu = timed(lambda: engine.ingest(paths))
+        figures = {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "model_wall_s": round(recording.seconds, 2)}
+        figures |= {"papers": engine.store.counts()[0], "chunks": engine.store.counts()[1], "added": report.added}
+        if again:
+            (rerun, _), rerun_wall, _ = timed(lambda: Engine(settings, embedder=recording.inner).ingest(paths))
+            figures["unchanged_rerun"] = {"wall_s": round(rerun_wall, 2), "unchanged": rerun.unchanged}
+    return figures | {"texts": recording.texts}
+
+
+def model_round(texts: list[str]) -> dict[str, Any]:
+    model = fresh_model()
+    _, wall, cpu = timed(lambda: model.embed(texts))
+    return {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2)}
+
+
+def ratios(pipeline: list[dict[str, Any]], model: list[dict[str, Any]], key: str) -> dict[str, float]:
+    values = [m[key] / p[key] for p, m in zip(pipeline, model, strict=True)]
+    return {"median": round(statistics.median(values), 3), "min": round(min(values), 3), "max": round(max(values), 3)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("paths", type=Path, nargs="*", default=[CORPORA])
+    parser.add_argument("--rounds", type=int, default=2, help="pipeline + model-alone pairs")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as home:
-        os.environ["PAPERBOT_HOME"] = home
-        settings = load_settings()
-        probe = Engine(settings)
-        recording = Recording(probe.embedder)
-        engine = Engine(settings, embedder=recording)
-        first, first_s = engine.ingest(args.paths)
-        again, again_s = Engine(settings, embedder=recording).ingest(args.paths)
-        texts = recording.texts
-        started = time.perf_counter()
-        probe.embedder.embed(texts)
-        model_s = time.perf_counter() - started
-        papers, chunks = engine.store.counts()
-    tokens = sum(len(count_tokens(text)) for text in texts)
+    pipeline: list[dict[str, Any]] = []
+    model: list[dict[str, Any]] = []
+    for round_ in range(args.rounds):
+        pipeline.append(pipeline_round(args.paths, again=round_ == 0))
+        model.append(model_round(pipeline[-1]["texts"]))
+    texts = pipeline[0].pop("texts")
+    for run in pipeline[1:]:
+        run.pop("texts")
+    papers, tokens = pipeline[0]["papers"], sum(len(count_tokens(text)) for text in texts)
     result = {
         "benchmark": "ingest",
         "corpus": [str(p) for p in args.paths],
         "papers": papers,
-        "chunks": chunks,
+        "chunks": pipeline[0]["chunks"],
         "embedded_texts": len(texts),
         "tokens": tokens,
-        "first_run": {
-            "seconds": round(first_s, 2),
-            "papers_per_s": rate(papers, first_s),
-            "tokens_per_s": rate(tokens, first_s),
-            "of_which_model_s": round(recording.seconds, 2),
-            "added": first.added,
-        },
-        "model_alone": {
-            "seconds": round(model_s, 2),
-            "papers_per_s": rate(papers, model_s),
-            "tokens_per_s": rate(tokens, model_s),
-        },
-        "pipeline_vs_model": round(model_s / first_s, 3),
-        "unchanged_rerun": {
-            "seconds": round(again_s, 2),
-            "of_first_run": round(again_s / first_s, 3),
-            "unchanged": again.unchanged,
-        },
-        "embedder": recording.name,
-        "machine": machine_info(),
+        "pipeline": pipeline,
+        "model_alone": model,
+        "pipeline_papers_per_s": round(papers / statistics.median(p["wall_s"] for p in pipeline), 1),
+        "model_papers_per_s": round(papers / statistics.median(m["wall_s"] for m in model), 1),
+        "pipeline_vs_model": {"cpu": ratios(pipeline, model, "cpu_s"), "wall": ratios(pipeline, model, "wall_s")},
+        "embedder": build_embedder(load_settings()).name,
+        "machine": machine_info() | {"load_average": os.getloadavg()},
     }
     print(json.dumps(result, indent=2))
 
