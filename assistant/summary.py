@@ -1,11 +1,13 @@
 """Cited literature summaries: the papers on a topic, grouped into themes, each sentence
 quoted from (extractive) or checked against (LLM) the abstract it cites.
 
-Which papers are on the topic: the relevance gate decides whether the library covers the
-topic at all (the best paper's similarity); then a paper is included when its fused
-retrieval score is close to the best one's (both rankers and the title agree on it), or
-fairly close while its similarity to the topic is close to the best similarity. Padding
-with "generalization" or "language model" papers that match one word is what this stops.
+Which papers are on the topic: the topic is searched without the wording that asks for it
+("Summarize work that...", "How do papers..."); the relevance gate decides whether the
+library covers the topic at all (the best paper's similarity); then a paper is included
+when the rankers agree it is near the best (its fused score is within AGREEMENT of the best
+one's) and it is itself close to the topic (its similarity is within CLOSENESS of the
+closest paper's), or when it states the topic as a phrase. Padding with "generalization" or
+"language model" papers that one ranker likes for a shared word is what this stops.
 A topic with one or two such papers gets a short summary that says so.
 """
 
@@ -21,16 +23,15 @@ import numpy as np
 from assistant.embeddings import Embedder
 from assistant.lexical import terms
 from assistant.models import Citation, Filters, ScoredPaper
-from assistant.retrieval import Retriever
+from assistant.retrieval import Retriever, topic_of
 from assistant.store import ChromaStore
 from assistant.text import cited, split_sentences
 from assistant.themes import cluster, theme_count, theme_name
 
 FEW_PAPERS = 3  # fewer on-topic papers than this: a short summary that says so
 POOL_FACTOR = 3  # candidates searched per paper wanted
-CLOSE_SCORE = 0.8  # share of the best fused score that includes a paper outright...
-FAIR_SCORE = 0.5  # ...or this share, when its similarity is within SIMILARITY_MARGIN of the best
-SIMILARITY_MARGIN = 0.15
+AGREEMENT = 0.65  # share of the best fused score a paper needs: both rankers place it near the top...
+CLOSENESS = 0.3  # ...while its similarity to the topic is at most this far below the closest paper's
 PHRASE_COVERAGE = 0.5  # a paper stating this share of the topic's word pairs is included...
 PHRASE_FLOOR = 0.15  # ...while staying at least this similar to the topic
 CUE_BONUS = 0.15
@@ -118,9 +119,7 @@ def on_topic(topic: str, found: list[ScoredPaper], min_score: float) -> list[Sco
     return [
         p
         for p in found
-        if (p.similarity >= min_score - SIMILARITY_MARGIN and p.score >= CLOSE_SCORE * top_score)
-        or (p.score >= FAIR_SCORE * top_score and p.similarity >= top_similarity - SIMILARITY_MARGIN)
-        or states_topic(topic, p)
+        if (p.score >= AGREEMENT * top_score and p.similarity >= top_similarity - CLOSENESS) or states_topic(topic, p)
     ]
 
 
@@ -134,8 +133,9 @@ class Gatherer:
 
     def papers(self, topic: str, n: int, filters: Filters | None) -> list[ScoredPaper]:
         """Up to n relevant papers, best first."""
-        candidates = self.retriever.search(topic, n * POOL_FACTOR, filters)
-        return on_topic(topic, candidates, self.min_score)[:n]
+        subject = topic_of(topic)  # a summary's topic is a subject, however it is asked for
+        candidates = self.retriever.search(subject, n * POOL_FACTOR, filters)
+        return on_topic(subject, candidates, self.min_score)[:n]
 
     def groups(self, papers: list[ScoredPaper]) -> list[list[ScoredPaper]]:
         vectors = self.store.paper_vectors([p.paper.id for p in papers])
@@ -177,7 +177,7 @@ class ExtractiveSummarizer:
     def _sentences(self, topic: str, papers: list[ScoredPaper]) -> tuple[dict[str, str], list[tuple[str, str]]]:
         """The best contribution sentence per paper, and limitation sentences ranked by topic."""
         pieces = [(p.paper.id, s) for p in papers for s in split_sentences(p.paper.abstract)]
-        vectors = self.embedder.embed([topic] + [s for _, s in pieces])
+        vectors = self.embedder.embed([topic_of(topic)] + [s for _, s in pieces])
         similarity = vectors[1:] @ vectors[0]
         best: dict[str, tuple[float, str]] = {}
         limits: list[tuple[float, str, str]] = []
