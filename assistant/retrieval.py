@@ -137,9 +137,9 @@ def topic_of(question: str) -> str:
     topic = ASKED_OF_PAPERS.sub("", topic, count=1)
     topic = PROPOSED.sub(r"\1", topic, count=1)
     topic = TOPIC_PREFIX.sub("", topic, count=1)
-    topic = FRAMING_VERB.sub("", topic, count=1)
-    topic = TRAILING_REQUEST.sub("", topic.rstrip(" .?!")) if TRAILING_REQUEST.search(topic.rstrip(" .?!")) else topic
-    topic = topic.strip()
+    topic = FRAMING_VERB.sub("", topic, count=1).strip().removesuffix(".")
+    asked = TRAILING_REQUEST.search(topic.rstrip("?!"))
+    topic = topic[: asked.start()] if asked else topic
     return topic if len(terms(topic)) >= 1 else question
 
 
