@@ -37,8 +37,8 @@ REQUEST = re.compile(
     r"|give\s+(?:me\s+)?an?\s+(?:overview|summary|review)\s+of)\s+(?:(?:the|recent|existing|current)\s+)*",
     re.IGNORECASE,
 )
-# "work that applies X", "papers that develop X": verbs that frame a subject ("propose", "study"... are in TOPIC_PREFIX).
-_FRAMING = r"(?:appl(?:y|ies)|develop|present|introduce|report|evaluate|compare|analy[sz]e|tackle|focus\s+on|deal\s+with)"
+# "work that applies X", "papers that develop X": verbs that frame a subject (TOPIC_PREFIX has "study", "propose"...).
+_FRAMING = r"(?:appl(?:y|ies)|develop|present|introduce|report|evaluate|compare|analy[sz]e|tackle|focus\s+on)"
 FRAMING_VERB = re.compile(rf"^(?:(?:or|and)\s+)?{_FRAMING}(?:\s+(?:or|and)\s+{_FRAMING})*\s+", re.IGNORECASE)
 # "How do papers keep X ...": the papers are not the subject.
 ASKED_OF_PAPERS = re.compile(

@@ -112,7 +112,7 @@ def test_topical_boilerplate_is_stripped_to_the_subject(question: str, topic: st
         ("Summarize work on diffusion models for protein design.", "diffusion models for protein design"),
         ("Summarize the research that applies contrastive learning, and what it is used for.", "contrastive learning"),
         ("Give me an overview of papers about sparse attention", "sparse attention"),
-        ("How do papers keep a model calibrated under distribution shift?", "keep a model calibrated under distribution shift?"),
+        ("How do papers keep a model calibrated under shift?", "keep a model calibrated under shift?"),
         ("What explanations have been proposed for double descent?", "explanations for double descent?"),
         ("Which papers develop or evaluate methods for data pruning?", "methods for data pruning?"),
         ("How do LLMs use pretraining documents?", "How do LLMs use pretraining documents?"),  # a question about LLMs

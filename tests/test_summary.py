@@ -103,7 +103,8 @@ def test_a_paper_is_included_when_the_rankers_agree_and_it_is_close_to_the_topic
 
 
 def test_the_wording_that_asks_for_a_summary_does_not_pick_its_papers(tmp_path: Path) -> None:
-    records = REEFS + [
+    records = [
+        *REEFS,
         {"title": "How Papers Summarize Work", "abstract": "We summarize how papers summarize work on many topics."},
         {"title": "Kelp Forests", "abstract": "Urchins graze kelp at night."},
     ]
