@@ -1,13 +1,13 @@
 """Cited literature summaries: the papers on a topic, grouped into themes, each sentence
 quoted from (extractive) or checked against (LLM) the abstract it cites.
 
-Which papers are on the topic: the topic is searched without the wording that asks for it
-("Summarize work that...", "How do papers..."); the relevance gate decides whether the
-library covers the topic at all (the best paper's similarity); then a paper is included
-when the rankers agree it is near the best (its fused score is within AGREEMENT of the best
-one's) and it is itself close to the topic (its similarity is within CLOSENESS of the
-closest paper's), or when it states the topic as a phrase. Padding with "generalization" or
-"language model" papers that one ranker likes for a shared word is what this stops.
+Which papers are on the topic: the topic is searched as a subject, without the wording that
+asks for it ("Summarize work that...", "How do papers..."), whose words match any abstract;
+the relevance gate decides whether the library covers the topic at all (the best paper's
+similarity); then a paper is included when its fused retrieval score is close to the best
+one's (both rankers and the title agree on it), or fairly close while its similarity to the
+topic is close to the best similarity. Padding with "generalization" or "language model"
+papers that match one word is what this stops.
 A topic with one or two such papers gets a short summary that says so.
 """
 
@@ -30,8 +30,9 @@ from assistant.themes import cluster, theme_count, theme_name
 
 FEW_PAPERS = 3  # fewer on-topic papers than this: a short summary that says so
 POOL_FACTOR = 3  # candidates searched per paper wanted
-AGREEMENT = 0.65  # share of the best fused score a paper needs: both rankers place it near the top...
-CLOSENESS = 0.3  # ...while its similarity to the topic is at most this far below the closest paper's
+CLOSE_SCORE = 0.8  # share of the best fused score that includes a paper outright...
+FAIR_SCORE = 0.5  # ...or this share, when its similarity is within SIMILARITY_MARGIN of the best
+SIMILARITY_MARGIN = 0.15
 PHRASE_COVERAGE = 0.5  # a paper stating this share of the topic's word pairs is included...
 PHRASE_FLOOR = 0.15  # ...while staying at least this similar to the topic
 CUE_BONUS = 0.15
@@ -119,7 +120,9 @@ def on_topic(topic: str, found: list[ScoredPaper], min_score: float) -> list[Sco
     return [
         p
         for p in found
-        if (p.score >= AGREEMENT * top_score and p.similarity >= top_similarity - CLOSENESS) or states_topic(topic, p)
+        if (p.similarity >= min_score - SIMILARITY_MARGIN and p.score >= CLOSE_SCORE * top_score)
+        or (p.score >= FAIR_SCORE * top_score and p.similarity >= top_similarity - SIMILARITY_MARGIN)
+        or states_topic(topic, p)
     ]
 
 

@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from assistant.bibtex import bibliography, escape
 from assistant.engine import Engine
-from assistant.models import Paper, ScoredPaper
-from assistant.summary import cited, markdown, on_topic, phrase_coverage
+from assistant.models import Paper
+from assistant.summary import cited, markdown, phrase_coverage
 from assistant.themes import cluster, theme_count, theme_name
 from connectors.cli import app
 from tests.fakes import HashingEmbedder
@@ -86,20 +86,6 @@ def test_phrase_coverage_counts_adjacent_pairs() -> None:
     assert phrase_coverage(topic, "Length generalizes in Transformers? generalization transformers") == 1.0
     assert phrase_coverage(topic, "Transformers generalize; length matters.") == 0.0
     assert phrase_coverage("grokking", "Grokked models") == 1.0
-
-
-def scored(title: str, score: float, similarity: float) -> ScoredPaper:
-    return ScoredPaper(Paper(id=title, title=title, abstract="An abstract."), score, similarity)
-
-
-def test_a_paper_is_included_when_the_rankers_agree_and_it_is_close_to_the_topic() -> None:
-    best = scored("Best", 1.0, 0.80)
-    agreed_and_close = scored("Agreed and close", 0.70, 0.60)  # below a 0.8 share of the best score
-    one_ranker_only = scored("Shares a word", 0.85, 0.45)  # ranked high for a shared word, far from the topic
-    close_but_unranked = scored("Close, ranked low", 0.40, 0.75)
-    kept = on_topic("coral reefs", [best, one_ranker_only, agreed_and_close, close_but_unranked], min_score=0.45)
-    assert [p.paper.title for p in kept] == ["Best", "Agreed and close"]
-    assert on_topic("coral reefs", [scored("Best", 1.0, 0.40)], min_score=0.45) == []  # the gate decides first
 
 
 def test_the_wording_that_asks_for_a_summary_does_not_pick_its_papers(tmp_path: Path) -> None:
