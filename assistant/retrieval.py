@@ -4,6 +4,7 @@ topical questions. `mode` keeps dense-only and BM25-only available for compariso
 
 from __future__ import annotations
 
+import math
 import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -178,6 +179,14 @@ class Retriever:
             order = diversify(order, {pid: scored[pid][0] for pid in order}, vectors, k, self.settings.diversity)
         known = rankings["dense"].similarity if "dense" in rankings else {}
         return self._papers(order[:k], scored, vector, known)
+
+    def term_weights(self, text: str) -> dict[str, float]:
+        """Each distinct term of `text` weighted by its rarity in the library (inverse document
+        frequency): "distillation" weighs more than "language" or "model"."""
+        index = self._lexical()
+        papers = len(index.titles)
+        unique = dict.fromkeys(terms(text))
+        return {term: math.log((papers + 1) / (index.chunks.papers_with(term) + 0.5)) for term in unique}
 
     def _dense(self, vector: np.ndarray, depth: int, filters: Filters) -> Ranked:
         chunks = self.store.query(vector, depth, filters)
