@@ -122,6 +122,14 @@ class Field:
         rows = self.index.read(sql, [match, *args, n])
         return [LexicalHit(str(key), str(pid), -float(score)) for key, pid, score in rows]
 
+    def papers_with(self, term: str) -> int:
+        """How many papers state this (stemmed) term: its document frequency in the library."""
+        sql = (
+            f"SELECT count(DISTINCT r.paper_id) FROM {self.name}_fts "
+            f"JOIN {self.name}_rows r ON r.id = {self.name}_fts.rowid WHERE {self.name}_fts MATCH ?"
+        )
+        return int(self.index.read(sql, [f'"{term}"'])[0][0])
+
     def live_keys(self) -> list[str]:
         return [str(key) for (key,) in self.index.read(f"SELECT key FROM {self.name}_rows", [])]
 

@@ -4,6 +4,7 @@ topical questions. `mode` keeps dense-only and BM25-only available for compariso
 
 from __future__ import annotations
 
+import math
 import re
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -30,6 +31,31 @@ TOPIC_PREFIX = re.compile(
     r"(?:\s+(?:stud(?:y|ies)|propose|examine|explore|investigate|address|discuss|use|look\s+at"
     r"|on|about|in|of|into|regarding|for))?\s*",
     re.IGNORECASE,
+)
+# "Summarize work on X", "Give an overview of X": the request, not the subject.
+REQUEST = re.compile(
+    r"^\s*(?:please\s+)?(?:summari[sz]e|review|describe|outline|explain|tell\s+me\s+about"
+    r"|give\s+(?:me\s+)?an?\s+(?:overview|summary|review)\s+of)\s+(?:(?:the|recent|existing|current)\s+)*",
+    re.IGNORECASE,
+)
+# "work that applies X", "papers that develop X": verbs that frame a subject (TOPIC_PREFIX has "study", "propose"...).
+_FRAMING = r"(?:appl(?:y|ies)|develop|present|introduce|report|evaluate|compare|analy[sz]e|tackle|focus\s+on)"
+FRAMING_VERB = re.compile(rf"^(?:(?:or|and)\s+)?{_FRAMING}(?:\s+(?:or|and)\s+{_FRAMING})*\s+", re.IGNORECASE)
+# "How do papers keep X ...": the papers are not the subject.
+ASKED_OF_PAPERS = re.compile(
+    r"^\s*(?:how|what|why|in\s+what\s+ways?)\s+(?:do|does|did|can|could|have|has)\s+(?:the\s+)?"
+    r"(?:papers|studies|works|researchers|authors|people)\s+",
+    re.IGNORECASE,
+)
+# "What explanations have been proposed for X" -> "explanations for X".
+PROPOSED = re.compile(
+    r"^\s*(?:what|which)\s+((?:\w+\s+){1,2}?)(?:have|has)\s+been\s+"
+    r"(?:proposed|suggested|offered|put\s+forward|developed|introduced|studied|used)\s+",
+    re.IGNORECASE,
+)
+# "..., and what it is used for": a request about the subject, whose words match any abstract.
+TRAILING_REQUEST = re.compile(
+    r",?\s+and\s+(?:what|how|why|where|when|which)\s+(?:it|they|this|these|its|their)\b[^,;]*$", re.IGNORECASE
 )
 TOPICAL = re.compile(
     r"\b(papers|studies|articles|literature|approaches|methods|works)\b|\bwork (exists|on|about|that)\b",
@@ -105,8 +131,16 @@ def past_gate(papers: Sequence[ScoredPaper], min_score: float) -> list[ScoredPap
 
 
 def topic_of(question: str) -> str:
-    """The subject of a topical question, or the question itself when little would be left."""
-    topic = TOPIC_PREFIX.sub("", question, count=1).strip()
+    """The subject of a topical question or a summary request, without the wording that
+    asks for it ("Summarize work that applies", "How do papers", "Which papers study"),
+    or the question itself when little would be left."""
+    topic = REQUEST.sub("", question, count=1)
+    topic = ASKED_OF_PAPERS.sub("", topic, count=1)
+    topic = PROPOSED.sub(r"\1", topic, count=1)
+    topic = TOPIC_PREFIX.sub("", topic, count=1)
+    topic = FRAMING_VERB.sub("", topic, count=1).strip().removesuffix(".")
+    asked = TRAILING_REQUEST.search(topic.rstrip("?!"))
+    topic = topic[: asked.start()] if asked else topic
     return topic if len(terms(topic)) >= 1 else question
 
 
@@ -145,6 +179,14 @@ class Retriever:
             order = diversify(order, {pid: scored[pid][0] for pid in order}, vectors, k, self.settings.diversity)
         known = rankings["dense"].similarity if "dense" in rankings else {}
         return self._papers(order[:k], scored, vector, known)
+
+    def term_weights(self, text: str) -> dict[str, float]:
+        """Each distinct term of `text` weighted by its rarity in the library (inverse document
+        frequency): "distillation" weighs more than "language" or "model"."""
+        index = self._lexical()
+        papers = len(index.titles)
+        unique = dict.fromkeys(terms(text))
+        return {term: math.log((papers + 1) / (index.chunks.papers_with(term) + 0.5)) for term in unique}
 
     def _dense(self, vector: np.ndarray, depth: int, filters: Filters) -> Ranked:
         chunks = self.store.query(vector, depth, filters)

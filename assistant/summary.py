@@ -1,11 +1,14 @@
 """Cited literature summaries: the papers on a topic, grouped into themes, each sentence
 quoted from (extractive) or checked against (LLM) the abstract it cites.
 
-Which papers are on the topic: the relevance gate decides whether the library covers the
-topic at all (the best paper's similarity); then a paper is included when its fused
-retrieval score is close to the best one's (both rankers and the title agree on it), or
-fairly close while its similarity to the topic is close to the best similarity. Padding
-with "generalization" or "language model" papers that match one word is what this stops.
+Which papers are on the topic: the topic is searched as a subject, without the wording that
+asks for it ("Summarize work that...", "How do papers..."), whose words match any abstract;
+the relevance gate decides whether the library covers the topic at all (the best paper's
+similarity); then a paper is included when its fused retrieval score is close to the best
+one's (both rankers and the title agree on it), or fairly close while its similarity to the
+topic is close to the best similarity; either way it must state a fair share of the topic's
+distinctive words (weighted by their rarity in the library). Padding with "generalization"
+or "language model" papers that match the common words is what this stops.
 A topic with one or two such papers gets a short summary that says so.
 """
 
@@ -13,7 +16,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +24,7 @@ import numpy as np
 from assistant.embeddings import Embedder
 from assistant.lexical import terms
 from assistant.models import Citation, Filters, ScoredPaper
-from assistant.retrieval import Retriever
+from assistant.retrieval import Retriever, topic_of
 from assistant.store import ChromaStore
 from assistant.text import cited, split_sentences
 from assistant.themes import cluster, theme_count, theme_name
@@ -31,6 +34,7 @@ POOL_FACTOR = 3  # candidates searched per paper wanted
 CLOSE_SCORE = 0.8  # share of the best fused score that includes a paper outright...
 FAIR_SCORE = 0.5  # ...or this share, when its similarity is within SIMILARITY_MARGIN of the best
 SIMILARITY_MARGIN = 0.15
+VOCABULARY_SHARE = 1 / 3  # and either way a paper states this share of the topic's weighted words the best one does
 PHRASE_COVERAGE = 0.5  # a paper stating this share of the topic's word pairs is included...
 PHRASE_FLOOR = 0.15  # ...while staying at least this similar to the topic
 CUE_BONUS = 0.15
@@ -109,18 +113,36 @@ def states_topic(topic: str, found: ScoredPaper) -> bool:
     return found.similarity >= PHRASE_FLOOR and phrase_coverage(topic, text) >= PHRASE_COVERAGE
 
 
-def on_topic(topic: str, found: list[ScoredPaper], min_score: float) -> list[ScoredPaper]:
-    """The candidates that belong in the summary, best first; none when the best one fails the gate."""
+def vocabulary_share(weights: Mapping[str, float], found: ScoredPaper) -> float:
+    """Share of the topic's words, each weighted by its rarity in the library, that the paper states."""
+    total = sum(weights.values())
+    if total <= 0:
+        return 1.0
+    stated = set(terms(f"{found.paper.title} {found.paper.abstract}"))
+    return sum(weight for term, weight in weights.items() if term in stated) / total
+
+
+def on_topic(
+    topic: str, found: list[ScoredPaper], min_score: float, weights: Mapping[str, float] | None = None
+) -> list[ScoredPaper]:
+    """The candidates that belong in the summary, best first; none when the best one fails the gate.
+    `weights` (topic term -> rarity): a paper must state a fair share of the topic's distinctive
+    words, not only its common ones ("large language models", "generalization")."""
     if not found or max(p.similarity for p in found) < min_score:
         return []
     top_score = max(p.score for p in found)
     top_similarity = max(p.similarity for p in found)
+    shares = {p.paper.id: vocabulary_share(weights or {}, p) for p in found}
+    enough = VOCABULARY_SHARE * max(shares.values())
     return [
         p
         for p in found
-        if (p.similarity >= min_score - SIMILARITY_MARGIN and p.score >= CLOSE_SCORE * top_score)
-        or (p.score >= FAIR_SCORE * top_score and p.similarity >= top_similarity - SIMILARITY_MARGIN)
-        or states_topic(topic, p)
+        if shares[p.paper.id] >= enough
+        and (
+            (p.similarity >= min_score - SIMILARITY_MARGIN and p.score >= CLOSE_SCORE * top_score)
+            or (p.score >= FAIR_SCORE * top_score and p.similarity >= top_similarity - SIMILARITY_MARGIN)
+            or states_topic(topic, p)
+        )
     ]
 
 
@@ -134,8 +156,9 @@ class Gatherer:
 
     def papers(self, topic: str, n: int, filters: Filters | None) -> list[ScoredPaper]:
         """Up to n relevant papers, best first."""
-        candidates = self.retriever.search(topic, n * POOL_FACTOR, filters)
-        return on_topic(topic, candidates, self.min_score)[:n]
+        subject = topic_of(topic)  # a summary's topic is a subject, however it is asked for
+        candidates = self.retriever.search(subject, n * POOL_FACTOR, filters)
+        return on_topic(subject, candidates, self.min_score, self.retriever.term_weights(subject))[:n]
 
     def groups(self, papers: list[ScoredPaper]) -> list[list[ScoredPaper]]:
         vectors = self.store.paper_vectors([p.paper.id for p in papers])
@@ -177,7 +200,7 @@ class ExtractiveSummarizer:
     def _sentences(self, topic: str, papers: list[ScoredPaper]) -> tuple[dict[str, str], list[tuple[str, str]]]:
         """The best contribution sentence per paper, and limitation sentences ranked by topic."""
         pieces = [(p.paper.id, s) for p in papers for s in split_sentences(p.paper.abstract)]
-        vectors = self.embedder.embed([topic] + [s for _, s in pieces])
+        vectors = self.embedder.embed([topic_of(topic)] + [s for _, s in pieces])
         similarity = vectors[1:] @ vectors[0]
         best: dict[str, tuple[float, str]] = {}
         limits: list[tuple[float, str, str]] = []

@@ -104,3 +104,20 @@ def test_gate_reads_the_best_similarity() -> None:
 )
 def test_topical_boilerplate_is_stripped_to_the_subject(question: str, topic: str) -> None:
     assert topic_of(question) == topic
+
+
+@pytest.mark.parametrize(
+    ("request_", "topic"),
+    [
+        ("Summarize work on diffusion models for protein design.", "diffusion models for protein design"),
+        ("Summarize the research that applies contrastive learning, and what it is used for.", "contrastive learning"),
+        ("Give me an overview of papers about sparse attention", "sparse attention"),
+        ("How do papers keep a model calibrated under shift?", "keep a model calibrated under shift?"),
+        ("What explanations have been proposed for double descent?", "explanations for double descent?"),
+        ("Which papers develop or evaluate methods for data pruning?", "methods for data pruning?"),
+        ("How do LLMs use pretraining documents?", "How do LLMs use pretraining documents?"),  # a question about LLMs
+        ("Summarize work on it", "Summarize work on it"),  # nothing would be left
+    ],
+)
+def test_a_request_for_a_summary_is_stripped_to_its_subject(request_: str, topic: str) -> None:
+    assert topic_of(request_) == topic

@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from assistant.bibtex import bibliography, escape
 from assistant.engine import Engine
-from assistant.models import Paper
-from assistant.summary import cited, markdown, phrase_coverage
+from assistant.models import Paper, ScoredPaper
+from assistant.summary import cited, markdown, on_topic, phrase_coverage
 from assistant.themes import cluster, theme_count, theme_name
 from connectors.cli import app
 from tests.fakes import HashingEmbedder
@@ -86,6 +86,46 @@ def test_phrase_coverage_counts_adjacent_pairs() -> None:
     assert phrase_coverage(topic, "Length generalizes in Transformers? generalization transformers") == 1.0
     assert phrase_coverage(topic, "Transformers generalize; length matters.") == 0.0
     assert phrase_coverage("grokking", "Grokked models") == 1.0
+
+
+def scored(title: str, abstract: str, score: float, similarity: float) -> ScoredPaper:
+    return ScoredPaper(Paper(id=title, title=title, abstract=abstract), score, similarity)
+
+
+def test_a_paper_stating_only_the_common_words_of_the_topic_is_left_out() -> None:
+    found = [
+        scored("Coral Bleaching Under Heat", "Coral reefs bleach under heat.", 1.0, 0.80),
+        scored("Coral Reef Recovery", "Coral reefs recover after bleaching.", 0.9, 0.75),
+        scored("Reef Tourism", "Tourism on reefs brings income.", 0.85, 0.70),  # passes the rank bars
+    ]
+    rarity = {"coral": 2.0, "reef": 0.2, "bleach": 2.5}  # "reef" is in most papers of the library
+    titles = [p.paper.title for p in on_topic("coral reef bleaching", found, 0.45, rarity)]
+    assert titles == ["Coral Bleaching Under Heat", "Coral Reef Recovery"]
+    assert len(on_topic("coral reef bleaching", found, 0.45)) == 3  # without weights, the rank bars alone
+
+
+def test_rarer_words_of_a_topic_weigh_more(tmp_path: Path) -> None:
+    records = [*REEFS, *({"title": f"Reef Survey {i}", "abstract": "We count fish on reefs."} for i in range(4))]
+    path = tmp_path / "reefs.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in records))
+    engine = Engine(engine_settings(tmp_path), embedder=HashingEmbedder())
+    engine.ingest([path])
+    weights = engine.retriever.term_weights("coral reefs bleaching")
+    assert min(weights["coral"], weights["bleach"]) > weights["reef"] > 0  # "reef": in 6 of 7 papers
+
+
+def test_the_wording_that_asks_for_a_summary_does_not_pick_its_papers(tmp_path: Path) -> None:
+    records = [
+        *REEFS,
+        {"title": "How Papers Summarize Work", "abstract": "We summarize how papers summarize work on many topics."},
+        {"title": "Kelp Forests", "abstract": "Urchins graze kelp at night."},
+    ]
+    path = tmp_path / "reefs.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in records))
+    engine = Engine(engine_settings(tmp_path), embedder=HashingEmbedder())
+    engine.ingest([path])
+    titles = {r.paper.title for r in engine.summarize("Summarize work on coral bleaching.", papers=5).references}
+    assert titles and all(t.startswith("Coral") for t in titles), titles
 
 
 TRICKY = [
