@@ -32,16 +32,15 @@ from pathlib import Path
 from typing import Any
 
 import Stemmer
-from bm25s.stopwords import STOPWORDS_EN
 
 from assistant.errors import PaperbotError
 from assistant.models import Filters, date_int, format_flag
+from assistant.stopwords import STOPWORDS_EN as STOPWORDS
 from assistant.store import ChromaStore, IndexRow
 from assistant.writelock import writer_active
 
 log = logging.getLogger(__name__)
 WORD = re.compile(r"[a-z0-9]+")
-STOPWORDS = frozenset(STOPWORDS_EN)
 _stemmer = Stemmer.Stemmer("english")
 _stemmer_lock = threading.Lock()  # PyStemmer objects are not thread-safe; the bot searches from threads
 SCHEMA_VERSION = 2
