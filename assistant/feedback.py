@@ -117,9 +117,7 @@ class FeedbackLog:
 
     # ---- writing -------------------------------------------------------------
 
-    def record_answer(
-        self, answer: Answer, library: str, channel: str, message_ids: Sequence[int | str] = ()
-    ) -> int:
+    def record_answer(self, answer: Answer, library: str, channel: str, message_ids: Sequence[int | str] = ()) -> int:
         """Notes an answer (and the ids of the messages showing it); returns its id."""
         cited = json.dumps([{"paper_id": c.paper.id, "title": c.paper.title} for c in answer.citations])
         with self._db() as db:

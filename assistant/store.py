@@ -26,6 +26,7 @@ import httpx
 import numpy as np
 import tenacity
 
+from assistant.chroma_import import load_chromadb
 from assistant.errors import PaperbotError
 from assistant.models import Chunk, Filters, Paper, ScoredChunk, date_int, filter_fields, format_flag
 from assistant.settings import Settings
@@ -156,7 +157,7 @@ def make_client(settings: Settings) -> Any:
 def embedded_client(path: Path) -> Any:
     """A PersistentClient on `path`; on a snapshot copy when `path` cannot be written, because
     Chroma writes into chroma.sqlite3 whenever a client starts (its `acquire_write` lock row)."""
-    import chromadb
+    chromadb = load_chromadb()
     from chromadb.config import Settings as ChromaConfig
 
     try:
@@ -206,7 +207,7 @@ def forget_client(settings: Settings) -> None:
 
 
 def server_client(settings: Settings) -> Any:
-    import chromadb
+    chromadb = load_chromadb()
     from chromadb.config import Settings as ChromaConfig
 
     url = urlparse(settings.chroma.url or "")

@@ -164,10 +164,13 @@ def progress_bar(label: str, quiet: bool) -> Iterator[tuple[Callable[[int], None
             lazy.bar.stop()
 
 
-def open_engine(*, quiet: bool = False, need_papers: bool = True) -> Engine:
+def open_engine(*, quiet: bool = False, need_papers: bool = True, embeds: bool = True) -> Engine:
     """The engine, with the sample library ingested on first use of an empty library. An empty
-    library without the sample is an error that says how to fill it, or for chat a notice."""
+    library without the sample is an error that says how to fill it, or for chat a notice.
+    `embeds`: the command embeds text, so the model loads while the store opens."""
     engine = Engine(load_settings())
+    if embeds:
+        engine.load_embedder_in_background()
     if engine.needs_sample():
         err.print("The library is empty: ingesting the bundled sample library (Daily Papers) first.")
         with progress_bar("embedding papers", quiet) as (advance, set_total):
