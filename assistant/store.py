@@ -465,13 +465,17 @@ class ChromaStore:
     def counts(self) -> tuple[int, int]:
         return int(self.papers.count()), int(self.chunks.count())
 
+    def paper_count(self) -> int:
+        return int(self.papers.count())
+
     def count_dated(self) -> int:
         """Papers with a date (undated ones have no `date` field, so date filters leave them out)."""
         return len(self.papers.get(where={"date": {"$gte": 0}}, include=[])["ids"])
 
     def query(self, vector: np.ndarray, n: int, filters: Filters) -> list[ScoredChunk]:
-        n = min(n, int(self.chunks.count()))
-        if n == 0:
+        # No count() first: Chroma returns what there is when n exceeds it, and a count
+        # costs a scan of the collection's records on every question.
+        if n <= 0:
             return []
         result = self.chunks.query(
             query_embeddings=[vector.tolist()],
@@ -484,8 +488,7 @@ class ChromaStore:
 
     def nearest_papers(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
         """(paper id, cosine) of the n papers whose mean vectors are closest to `vector`."""
-        n = min(n, int(self.papers.count()))
-        if n == 0:
+        if n <= 0:
             return []
         result = self.papers.query(query_embeddings=[vector.tolist()], n_results=n, include=["distances"])
         return [(pid, 1.0 - float(dist)) for pid, dist in zip(result["ids"][0], result["distances"][0], strict=True)]

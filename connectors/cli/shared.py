@@ -171,11 +171,12 @@ def open_engine(*, quiet: bool = False, need_papers: bool = True, embeds: bool =
     engine = Engine(load_settings())
     if embeds:
         engine.load_embedder_in_background()
-    if engine.needs_sample():
+    empty = engine.store.paper_count() == 0
+    if empty and engine.needs_sample():
         err.print("The library is empty: ingesting the bundled sample library (Daily Papers) first.")
         with progress_bar("embedding papers", quiet) as (advance, set_total):
             engine.ingest_sample(advance, total=set_total)
-    elif engine.store.counts()[0] == 0:
+    elif empty:
         if need_papers:
             raise PaperbotError(EMPTY_LIBRARY)
         err.print(f"[yellow]Note: {EMPTY_LIBRARY}.[/yellow]")
