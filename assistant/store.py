@@ -81,12 +81,14 @@ class StoredPaper:
 
 @dataclass(frozen=True)
 class IndexRow:
-    """One document for the lexical index: a chunk, or a paper's title."""
+    """One document for the lexical index: a chunk, or a paper's title (with the paper's
+    record as JSON, so questions read papers from the index, not from Chroma)."""
 
     key: str
     paper_id: str
     text: str
     fields: dict[str, Any]
+    record: str = ""
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,10 @@ def index_rows(writes: Sequence[PaperWrite]) -> tuple[list[IndexRow], list[Index
         for item in writes
         for chunk in item.chunks
     ]
-    titles = [IndexRow(item.paper.id, item.paper.id, item.paper.title, _paper_metadata(item.paper)) for item in writes]
+    titles = [
+        IndexRow(item.paper.id, item.paper.id, item.paper.title, _paper_metadata(item.paper), item.paper.to_json())
+        for item in writes
+    ]
     return chunks, titles
 
 
@@ -427,17 +432,17 @@ class ChromaStore:
             yield from ((cid, str(meta["paper_id"])) for cid, meta in zip(page["ids"], page["metadatas"], strict=True))
 
     def title_rows(self, paper_ids: Sequence[str] | None = None) -> Iterator[IndexRow]:
-        if paper_ids is not None:
-            for start in range(0, len(paper_ids), PAGE):
-                page = self.papers.get(ids=list(paper_ids[start : start + PAGE]), include=["metadatas"])
-                yield from (
-                    IndexRow(pid, pid, str(m["title"]), m)
-                    for pid, m in zip(page["ids"], page["metadatas"], strict=True)
-                )
-            return
-        for page in self._pages(self.papers, ["metadatas"]):
-            for pid, meta in zip(page["ids"], page["metadatas"], strict=True):
-                yield IndexRow(pid, pid, str(meta["title"]), meta)
+        include = ["metadatas", "documents"]
+        if paper_ids is None:
+            pages: Iterator[Any] = self._pages(self.papers, include)
+        else:
+            ids = list(paper_ids)
+            pages = (
+                self.papers.get(ids=ids[start : start + PAGE], include=include) for start in range(0, len(ids), PAGE)
+            )
+        for page in pages:
+            for pid, meta, doc in zip(page["ids"], page["metadatas"], page["documents"], strict=True):
+                yield IndexRow(pid, pid, str(meta["title"]), meta, doc)
 
     def chunk_vectors_by_paper(self, paper_ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Each paper's chunk vectors as one matrix (rows = chunks)."""
@@ -447,14 +452,10 @@ class ChromaStore:
         return {pid: np.asarray(vectors, dtype=np.float32) for pid, vectors in rows.items()}
 
     def paper_vectors(self, paper_ids: Sequence[str]) -> dict[str, np.ndarray]:
-        """Each paper's mean chunk vector (unit length)."""
-        if not paper_ids:
-            return {}
-        page = self.papers.get(ids=list(paper_ids), include=["embeddings"])
-        return {
-            pid: np.asarray(vector, dtype=np.float32)
-            for pid, vector in zip(page["ids"], page["embeddings"], strict=True)
-        }
+        """Each paper's mean chunk vector (unit length), the vector its record carries,
+        computed from the chunks: any read of the papers collection makes Chroma load that
+        collection's whole vector index (about 2 KB a paper), which questions do not need."""
+        return {pid: _mean_vector(rows) for pid, rows in self.chunk_vectors_by_paper(paper_ids).items()}
 
     def chunk_texts(self, chunk_ids: Sequence[str]) -> dict[str, str]:
         if not chunk_ids:
@@ -467,6 +468,9 @@ class ChromaStore:
 
     def paper_count(self) -> int:
         return int(self.papers.count())
+
+    def chunk_count(self) -> int:
+        return int(self.chunks.count())
 
     def count_dated(self) -> int:
         """Papers with a date (undated ones have no `date` field, so date filters leave them out)."""
