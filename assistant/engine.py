@@ -6,6 +6,7 @@ import contextlib
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from importlib import resources
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from assistant.answering import ExtractiveAnswerer
 from assistant.conversation import condense, follow_up
-from assistant.embeddings import Embedder, build_embedder
+from assistant.embeddings import Embedder, build_embedder, embedder_name, start_embedder
 from assistant.errors import LLMUnavailable, PaperbotError
 from assistant.evaluation import DEPTH, EvalQuestion, EvalReport, evaluate
 from assistant.ingest import (
@@ -82,12 +83,25 @@ class Engine:
     def __init__(self, settings: Settings | None = None, *, embedder: Embedder | None = None) -> None:
         self.settings = settings or load_settings()
         self._embedder = embedder
-        self.library = Library(self.settings, lambda: self.embedder.name)
+        self._loading: Future[Embedder] | None = None
+        self.library = Library(self.settings, self._embedder_name)
         check_all()
+
+    def _embedder_name(self) -> str:
+        """What the store checks on open; known without loading the model."""
+        return self._embedder.name if self._embedder is not None else embedder_name(self.settings)
+
+    def load_embedder_in_background(self) -> None:
+        """Start loading the model now, on a worker thread, while the store opens: for a
+        command that is about to embed a question."""
+        if self._embedder is None and self._loading is None and "embedder" not in self.__dict__:
+            self._loading = start_embedder(self.settings)
 
     @cached_property
     def embedder(self) -> Embedder:
-        return self._embedder or build_embedder(self.settings)
+        if self._embedder is not None:
+            return self._embedder
+        return self._loading.result() if self._loading is not None else build_embedder(self.settings)
 
     @property
     def store(self) -> ChromaStore:
@@ -202,7 +216,7 @@ class Engine:
         """True when the settings ask for the bundled sample and the library is healthy and
         has never held a paper: a damaged store raises a clear error before this answers,
         and an empty store whose keyword index remembers papers is a lost one, not a new one."""
-        if not self.settings.auto_sample or self.store.counts()[0] != 0:
+        if not self.settings.auto_sample or self.store.paper_count() != 0:
             return False
         if self.library.remembers_papers():
             raise PaperbotError(

@@ -32,19 +32,18 @@ from pathlib import Path
 from typing import Any
 
 import Stemmer
-from bm25s.stopwords import STOPWORDS_EN
 
 from assistant.errors import PaperbotError
-from assistant.models import Filters, date_int, format_flag
+from assistant.models import Filters, Paper, date_int, format_flag
+from assistant.stopwords import STOPWORDS_EN as STOPWORDS
 from assistant.store import ChromaStore, IndexRow
 from assistant.writelock import writer_active
 
 log = logging.getLogger(__name__)
 WORD = re.compile(r"[a-z0-9]+")
-STOPWORDS = frozenset(STOPWORDS_EN)
 _stemmer = Stemmer.Stemmer("english")
 _stemmer_lock = threading.Lock()  # PyStemmer objects are not thread-safe; the bot searches from threads
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: title rows hold the paper records
 BUSY_MS = 30_000  # a reader waits this long for a writer's commit to finish
 INSERT_PAGE = 500  # paper ids per DELETE ... IN (...)
 
@@ -63,10 +62,10 @@ class LexicalHit:
     score: float
 
 
-def _table_sql(name: str) -> str:
+def _table_sql(name: str, extra: str = "") -> str:
     return f"""
     CREATE TABLE {name}_rows(id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, paper_id TEXT NOT NULL,
-        date INTEGER NOT NULL, sources TEXT NOT NULL, terms TEXT NOT NULL);
+        date INTEGER NOT NULL, sources TEXT NOT NULL, terms TEXT NOT NULL{extra});
     CREATE INDEX {name}_rows_paper ON {name}_rows(paper_id);
     CREATE VIRTUAL TABLE {name}_fts USING fts5(terms, content='{name}_rows', content_rowid='id');
     CREATE TRIGGER {name}_rows_ai AFTER INSERT ON {name}_rows BEGIN
@@ -76,7 +75,13 @@ def _table_sql(name: str) -> str:
     """
 
 
-SCHEMA = "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);" + _table_sql("chunk") + _table_sql("title")
+# Title rows carry the paper's record (JSON): questions read papers from here, so the bot
+# never opens the papers collection, whose vector index Chroma would load whole.
+SCHEMA = (
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    + _table_sql("chunk")
+    + _table_sql("title", ", record TEXT NOT NULL")
+)
 
 
 def row_values(row: IndexRow) -> tuple[str, str, int, str, str]:
@@ -195,6 +200,19 @@ class LexicalIndex:
     def read_meta(self) -> dict[str, str]:
         return {str(k): str(v) for k, v in self.read("SELECT key, value FROM meta", [])}
 
+    def papers(self, paper_ids: Sequence[str]) -> dict[str, Paper]:
+        """The records of these papers whose batch has committed (what search may show)."""
+        found: dict[str, Paper] = {}
+        for start in range(0, len(paper_ids), INSERT_PAGE):
+            page = list(paper_ids[start : start + INSERT_PAGE])
+            marks = ",".join("?" * len(page))
+            rows = self.read(f"SELECT key, record FROM title_rows WHERE key IN ({marks})", page)
+            found.update((str(key), Paper.from_json(record)) for key, record in rows)
+        return found
+
+    def paper_ids(self) -> list[str]:
+        return self.titles.live_keys()
+
     def committed(self, paper_ids: Sequence[str]) -> set[str]:
         """The papers among these whose batch has committed (what search may show)."""
         found: set[str] = set()
@@ -219,8 +237,10 @@ class LexicalIndex:
             return False
         return int(meta.get("revision", 0)) == self.revision
 
-    def problem(self, counts: tuple[int, int], store_token: str | None, locked: bool) -> str | None:
-        """Why this index cannot be trusted for the store as it is, or None."""
+    def problem(self, chunks: int, store_token: str | None, locked: bool) -> str | None:
+        """Why this index cannot be trusted for the store as it is, or None. Only the chunk
+        count is compared: counting papers would load the papers collection's vector index,
+        and every paper has chunks, so a paper added or removed changes the chunk count too."""
         meta = self.meta
         if meta.get("version") != str(SCHEMA_VERSION):
             return "written by another version"
@@ -228,7 +248,7 @@ class LexicalIndex:
             if not locked and writer_active(self.home):
                 return None  # a writer is at work; its commit brings the index up to date
             return "left unfinished by a writer that stopped"
-        if (int(meta.get("papers", -1)), int(meta.get("chunks", -1))) != counts:
+        if int(meta.get("chunks", -1)) != chunks:
             return "out of step with the store"
         if store_token is not None and meta.get("store_token") != store_token:
             return "changed by another process"
@@ -291,7 +311,7 @@ class LexicalIndex:
         if path.exists():
             try:
                 index = cls(connect(path, can_write(path)), path, home)
-                problem = index.problem(store.counts(), token, locked)
+                problem = index.problem(store.chunk_count(), token, locked)
             except IndexDamaged as exc:
                 problem = f"damaged ({exc})"
         if index is not None and problem is None:
@@ -342,6 +362,10 @@ def _storage_full(exc: sqlite3.Error) -> bool:
 
 
 def insert_rows(conn: sqlite3.Connection, name: str, rows: Iterable[IndexRow]) -> None:
+    if name == "title":
+        sql = "INSERT OR REPLACE INTO title_rows(key, paper_id, date, sources, terms, record) VALUES (?, ?, ?, ?, ?, ?)"
+        conn.executemany(sql, ((*row_values(row), row.record) for row in rows))
+        return
     sql = f"INSERT OR REPLACE INTO {name}_rows(key, paper_id, date, sources, terms) VALUES (?, ?, ?, ?, ?)"
     conn.executemany(sql, (row_values(row) for row in rows))
 

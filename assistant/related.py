@@ -23,12 +23,11 @@ from typing import Protocol
 
 import numpy as np
 import Stemmer
-from bm25s.stopwords import STOPWORDS_EN_PLUS
 
 from assistant.models import Paper
+from assistant.stopwords import STOPWORDS_EN_PLUS as STOPWORDS  # NLTK's English list
 
 WORD = re.compile(r"[a-z][a-z0-9]+|[0-9]+[a-z][a-z0-9]*")  # no bare numbers: "2023" is not a topic
-STOPWORDS = frozenset(STOPWORDS_EN_PLUS)  # NLTK's English list
 SHARED_TERMS = 6
 EXTRA_NEIGHBOURS = 5  # fetched beyond k, for the paper itself and records that vanish meanwhile
 _stemmer = Stemmer.Stemmer("english")

@@ -221,8 +221,7 @@ class Retriever:
         vector: np.ndarray,
         known: Mapping[str, float],
     ) -> list[ScoredPaper]:
-        committed = self._lexical().committed(order)  # a batch still being written is not shown yet
-        records = self.store.get_papers([pid for pid in order if pid in committed])
+        records = self._lexical().papers(order)  # committed batches only: one being written is not shown yet
         similarity = dict(known) | self._similarities([pid for pid in order if pid not in known], vector)
         return [
             ScoredPaper(records[pid], scored[pid][0], similarity.get(pid, 0.0), tuple(scored[pid][1]))

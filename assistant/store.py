@@ -26,6 +26,7 @@ import httpx
 import numpy as np
 import tenacity
 
+from assistant.chroma_import import load_chromadb
 from assistant.errors import PaperbotError
 from assistant.models import Chunk, Filters, Paper, ScoredChunk, date_int, filter_fields, format_flag
 from assistant.settings import Settings
@@ -80,12 +81,14 @@ class StoredPaper:
 
 @dataclass(frozen=True)
 class IndexRow:
-    """One document for the lexical index: a chunk, or a paper's title."""
+    """One document for the lexical index: a chunk, or a paper's title (with the paper's
+    record as JSON, so questions read papers from the index, not from Chroma)."""
 
     key: str
     paper_id: str
     text: str
     fields: dict[str, Any]
+    record: str = ""
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,10 @@ def index_rows(writes: Sequence[PaperWrite]) -> tuple[list[IndexRow], list[Index
         for item in writes
         for chunk in item.chunks
     ]
-    titles = [IndexRow(item.paper.id, item.paper.id, item.paper.title, _paper_metadata(item.paper)) for item in writes]
+    titles = [
+        IndexRow(item.paper.id, item.paper.id, item.paper.title, _paper_metadata(item.paper), item.paper.to_json())
+        for item in writes
+    ]
     return chunks, titles
 
 
@@ -156,7 +162,7 @@ def make_client(settings: Settings) -> Any:
 def embedded_client(path: Path) -> Any:
     """A PersistentClient on `path`; on a snapshot copy when `path` cannot be written, because
     Chroma writes into chroma.sqlite3 whenever a client starts (its `acquire_write` lock row)."""
-    import chromadb
+    chromadb = load_chromadb()
     from chromadb.config import Settings as ChromaConfig
 
     try:
@@ -206,7 +212,7 @@ def forget_client(settings: Settings) -> None:
 
 
 def server_client(settings: Settings) -> Any:
-    import chromadb
+    chromadb = load_chromadb()
     from chromadb.config import Settings as ChromaConfig
 
     url = urlparse(settings.chroma.url or "")
@@ -426,17 +432,17 @@ class ChromaStore:
             yield from ((cid, str(meta["paper_id"])) for cid, meta in zip(page["ids"], page["metadatas"], strict=True))
 
     def title_rows(self, paper_ids: Sequence[str] | None = None) -> Iterator[IndexRow]:
-        if paper_ids is not None:
-            for start in range(0, len(paper_ids), PAGE):
-                page = self.papers.get(ids=list(paper_ids[start : start + PAGE]), include=["metadatas"])
-                yield from (
-                    IndexRow(pid, pid, str(m["title"]), m)
-                    for pid, m in zip(page["ids"], page["metadatas"], strict=True)
-                )
-            return
-        for page in self._pages(self.papers, ["metadatas"]):
-            for pid, meta in zip(page["ids"], page["metadatas"], strict=True):
-                yield IndexRow(pid, pid, str(meta["title"]), meta)
+        include = ["metadatas", "documents"]
+        if paper_ids is None:
+            pages: Iterator[Any] = self._pages(self.papers, include)
+        else:
+            ids = list(paper_ids)
+            pages = (
+                self.papers.get(ids=ids[start : start + PAGE], include=include) for start in range(0, len(ids), PAGE)
+            )
+        for page in pages:
+            for pid, meta, doc in zip(page["ids"], page["metadatas"], page["documents"], strict=True):
+                yield IndexRow(pid, pid, str(meta["title"]), meta, doc)
 
     def chunk_vectors_by_paper(self, paper_ids: Sequence[str]) -> dict[str, np.ndarray]:
         """Each paper's chunk vectors as one matrix (rows = chunks)."""
@@ -446,14 +452,10 @@ class ChromaStore:
         return {pid: np.asarray(vectors, dtype=np.float32) for pid, vectors in rows.items()}
 
     def paper_vectors(self, paper_ids: Sequence[str]) -> dict[str, np.ndarray]:
-        """Each paper's mean chunk vector (unit length)."""
-        if not paper_ids:
-            return {}
-        page = self.papers.get(ids=list(paper_ids), include=["embeddings"])
-        return {
-            pid: np.asarray(vector, dtype=np.float32)
-            for pid, vector in zip(page["ids"], page["embeddings"], strict=True)
-        }
+        """Each paper's mean chunk vector (unit length), the vector its record carries,
+        computed from the chunks: any read of the papers collection makes Chroma load that
+        collection's whole vector index (about 2 KB a paper), which questions do not need."""
+        return {pid: _mean_vector(rows) for pid, rows in self.chunk_vectors_by_paper(paper_ids).items()}
 
     def chunk_texts(self, chunk_ids: Sequence[str]) -> dict[str, str]:
         if not chunk_ids:
@@ -464,13 +466,20 @@ class ChromaStore:
     def counts(self) -> tuple[int, int]:
         return int(self.papers.count()), int(self.chunks.count())
 
+    def paper_count(self) -> int:
+        return int(self.papers.count())
+
+    def chunk_count(self) -> int:
+        return int(self.chunks.count())
+
     def count_dated(self) -> int:
         """Papers with a date (undated ones have no `date` field, so date filters leave them out)."""
         return len(self.papers.get(where={"date": {"$gte": 0}}, include=[])["ids"])
 
     def query(self, vector: np.ndarray, n: int, filters: Filters) -> list[ScoredChunk]:
-        n = min(n, int(self.chunks.count()))
-        if n == 0:
+        # No count() first: Chroma returns what there is when n exceeds it, and a count
+        # costs a scan of the collection's records on every question.
+        if n <= 0:
             return []
         result = self.chunks.query(
             query_embeddings=[vector.tolist()],
@@ -483,8 +492,7 @@ class ChromaStore:
 
     def nearest_papers(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
         """(paper id, cosine) of the n papers whose mean vectors are closest to `vector`."""
-        n = min(n, int(self.papers.count()))
-        if n == 0:
+        if n <= 0:
             return []
         result = self.papers.query(query_embeddings=[vector.tolist()], n_results=n, include=["distances"])
         return [(pid, 1.0 - float(dist)) for pid, dist in zip(result["ids"][0], result["distances"][0], strict=True)]

@@ -18,6 +18,7 @@ def machine_info() -> dict[str, object]:
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "cpus": os.cpu_count(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],  # other work on the machine skews timings
         "machine": platform.machine(),
         "python": platform.python_version(),
         "system": platform.platform(),

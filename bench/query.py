@@ -25,9 +25,14 @@ def questions(engine: Engine, wanted: int, path: Path | None) -> list[str]:
     asked = []
     if path is not None and path.exists():
         asked = [json.loads(line)["question"] for line in path.read_text().splitlines() if line.strip()]
-    titles = [paper.title for paper in engine.store.all_papers()]
-    random.Random(7).shuffle(titles)
-    return (asked + titles)[: max(wanted, len(asked))]
+    # From the keyword index, which holds the records: reading them from Chroma would load the
+    # papers collection's vector index, which the bot itself never needs to answer.
+    index = engine.lexical()
+    ids = sorted(index.paper_ids())
+    random.Random(7).shuffle(ids)
+    chosen = ids[: max(wanted - len(asked), 0)]
+    records = index.papers(chosen)
+    return (asked + [records[pid].title for pid in chosen if pid in records])[: max(wanted, len(asked))]
 
 
 def percentiles(seconds: list[float]) -> dict[str, float]:

@@ -44,13 +44,14 @@ def verified(path: Path) -> Path:
 class LocalMiniLM:
     name = MODEL_NAME
 
-    def __init__(self, batch_size: int = 32, threads: int = 0) -> None:
+    def __init__(self, batch_size: int = 32, threads: int = 0, model: Path | None = None) -> None:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         options.log_severity_level = 3
-        self.session = ort.InferenceSession(str(verified(model_file())), options, providers=["CPUExecutionProvider"])
+        path = verified(model or model_file())
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.batch_size = batch_size
         self.tokenizer = minilm_tokenizer()
 

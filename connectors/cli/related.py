@@ -40,7 +40,7 @@ def register(app: typer.Typer) -> None:
         as_json: JsonOpt = False,
     ) -> None:
         """List the papers closest to one paper (itself excluded), with the terms they share."""
-        paper, found = cli.open_engine(quiet=as_json).related(paper_id, k)
+        paper, found = cli.open_engine(quiet=as_json, embeds=False).related(paper_id, k)
         if as_json:
             cli.emit_json(related_json(paper, found))
             return

@@ -164,15 +164,19 @@ def progress_bar(label: str, quiet: bool) -> Iterator[tuple[Callable[[int], None
             lazy.bar.stop()
 
 
-def open_engine(*, quiet: bool = False, need_papers: bool = True) -> Engine:
+def open_engine(*, quiet: bool = False, need_papers: bool = True, embeds: bool = True) -> Engine:
     """The engine, with the sample library ingested on first use of an empty library. An empty
-    library without the sample is an error that says how to fill it, or for chat a notice."""
+    library without the sample is an error that says how to fill it, or for chat a notice.
+    `embeds`: the command embeds text, so the model loads while the store opens."""
     engine = Engine(load_settings())
-    if engine.needs_sample():
+    if embeds:
+        engine.load_embedder_in_background()
+    empty = engine.store.paper_count() == 0
+    if empty and engine.needs_sample():
         err.print("The library is empty: ingesting the bundled sample library (Daily Papers) first.")
         with progress_bar("embedding papers", quiet) as (advance, set_total):
             engine.ingest_sample(advance, total=set_total)
-    elif engine.store.counts()[0] == 0:
+    elif empty:
         if need_papers:
             raise PaperbotError(EMPTY_LIBRARY)
         err.print(f"[yellow]Note: {EMPTY_LIBRARY}.[/yellow]")
