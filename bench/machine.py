@@ -10,7 +10,7 @@ from importlib import metadata
 
 def machine_info() -> dict[str, object]:
     versions = {}
-    for package in ("paperbot", "chromadb", "onnxruntime", "bm25s", "numpy", "llama-index-core"):
+    for package in ("paperbot", "chromadb", "onnxruntime", "numpy", "llama-index-core"):
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
