@@ -36,7 +36,7 @@ from assistant.merge import merge_papers
 from assistant.models import Answer, Filters, Paper, ScoredPaper
 from assistant.prompting import check_all, render
 from assistant.related import DfCache, RelatedPaper, related_papers
-from assistant.retrieval import Retriever, is_topical
+from assistant.retrieval import Retriever, gate_score, is_topical
 from assistant.settings import Settings, load_settings
 from assistant.sources.common import clean_text
 from assistant.store import ChromaStore, index_rows
@@ -302,9 +302,29 @@ class Engine:
         deadline = self.generator.llm.deadline() if self.generator else None  # one for the whole answer
         standalone = self.standalone(question, history, deadline)
         papers = self.retriever.search(standalone, k or self._depth(standalone), filters, mode)
+        if history and self.generator is not None and gate_score(papers) < self.settings.retrieval.min_score:
+            standalone, papers = self._offline_rewrite(question, history[-1], (standalone, papers), filters, mode, k)
         shown = history[-1].text if history else ""  # a follow-up quotes what the reader has not seen
         answer = self._answer(standalone, papers, on_token, deadline, shown)
         return replace(answer, question=question, standalone=standalone if standalone != question else None)
+
+    def _offline_rewrite(
+        self,
+        question: str,
+        previous: Answer,
+        found: tuple[str, list[ScoredPaper]],
+        filters: Filters | None,
+        mode: str | None,
+        k: int | None,
+    ) -> tuple[str, list[ScoredPaper]]:
+        """A small model's rewrite of a follow-up can lose the subject ("The following are the
+        papers that..."): when it finds nothing past the gate, the offline rewrite (the
+        follow-up searched with the question before) gets its chance."""
+        offline = follow_up(question, previous)
+        if offline == found[0]:
+            return found
+        papers = self.retriever.search(offline, k or self._depth(offline), filters, mode)
+        return (offline, papers) if gate_score(papers) >= self.settings.retrieval.min_score else found
 
     def _depth(self, question: str) -> int:
         """Papers retrieved for an answer: more for a 'which papers...' question answered as a list."""

@@ -187,6 +187,25 @@ def test_a_follow_up_is_rewritten_with_the_history_before_retrieval(tmp_path: Pa
     assert second.question == "and which of them report fish?"
 
 
+def test_a_rewrite_that_lost_the_subject_gives_way_to_the_offline_one(tmp_path: Path, server: FakeOpenAI) -> None:
+    engine = library(tmp_path, server, records=PAPERS, retries=0)
+    engine.settings.retrieval.min_score = 0.3
+    server.replies = [cite(1)]
+    first = engine.ask("Which papers study coral bleaching under heat?")
+    # What SmolLM2 wrote in CI: a sentence about "the papers", not the question.
+    server.replies = [
+        condensed("The following are the papers that discuss the list, including one on other fields."),
+        cite(1),
+    ]
+    second = engine.ask("and which of them report reef fish recovery?", history=[first])
+    assert not second.refused
+    assert (
+        second.standalone
+        == "Which papers study coral bleaching under heat? and which of them report reef fish recovery?"
+    )
+    assert second.citations
+
+
 def test_without_an_llm_a_follow_up_keeps_the_earlier_subject(fake_engine: Engine) -> None:
     earlier = Answer("Which papers study coral bleaching?", "text", False, "extractive")
     assert fake_engine.standalone("and which of them used drones?", [earlier]) == (
