@@ -11,7 +11,8 @@ from assistant.settings import Settings
 from tests.fakes import HashingEmbedder
 
 DATA = Path(__file__).parent / "data"
-pytest_plugins = ["tests.local_llm"]  # the session's one real-model server (SmolLM2 on llama.cpp)
+# tests.local_llm: the session's one real-model server (SmolLM2 on llama.cpp); tests.discord_harness: dpytest bots
+pytest_plugins = ["tests.local_llm", "tests.discord_harness"]
 
 
 @pytest.fixture(autouse=True)
