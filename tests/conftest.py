@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,7 +13,8 @@ from assistant.settings import Settings
 from tests.fakes import HashingEmbedder
 
 DATA = Path(__file__).parent / "data"
-pytest_plugins = ["tests.local_llm"]  # the session's one real-model server (SmolLM2 on llama.cpp)
+# tests.local_llm: the session's one real-model server (SmolLM2 on llama.cpp); tests.discord_harness: dpytest bots
+pytest_plugins = ["tests.local_llm", "tests.discord_harness"]
 
 
 @pytest.fixture(autouse=True)
@@ -37,9 +40,28 @@ def fake_engine(tmp_path: Path) -> Engine:
 
 @pytest.fixture(scope="session")
 def sample_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The bundled sample library, ingested once with the real MiniLM model."""
-    home = tmp_path_factory.mktemp("sample-home")
-    Engine(Settings(home=home)).ingest([sample_library()])
+    """The bundled sample library, ingested once per run with the real MiniLM model; each
+    test process (pytest-xdist worker) gets its own copy, so none sees another's writes."""
+    home = tmp_path_factory.mktemp("sample-home") / "home"
+    shutil.copytree(built_once(run_temp(tmp_path_factory) / "sample-home-built"), home)
+    return home
+
+
+def run_temp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The temporary folder of this whole run: under pytest-xdist, the one all workers share."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+def built_once(home: Path) -> Path:
+    """The first process to get here ingests the sample into `home`; the others wait for it."""
+    complete = Path(f"{home}.complete")
+    with open(f"{home}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not complete.exists():
+            shutil.rmtree(home, ignore_errors=True)  # what a failed attempt left
+            Engine(Settings(home=home)).ingest([sample_library()])
+            complete.touch()
     return home
 
 

@@ -4,6 +4,9 @@ dpytest replaces discord.py's HTTP and gateway with an in-memory backend. We add
 routes the bot needs that it does not have: starting a thread from a message, and the
 interaction webhooks (defer, follow-up, edit). Every outgoing payload is recorded so a
 test can check `allowed_mentions`.
+
+Loaded as a pytest plugin (tests/conftest.py): the `papers_bot` fixture is a connected bot
+over a real embedded library of `PAPERS` with the fast fake embedder.
 """
 
 from __future__ import annotations
@@ -12,14 +15,35 @@ import datetime
 import inspect
 import itertools
 import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import discord
 import discord.ext.test as dpytest
+import pytest
+import pytest_asyncio
 from discord.ext.test import backend
 from discord.webhook.async_ import AsyncWebhookAdapter
 
+from assistant.engine import Engine
+from assistant.settings import Settings
+from connectors.discord_bot import PaperbotBot
+from tests.fakes import HashingEmbedder
+
 _ids = itertools.count(9_000_000_000)
+
+PAPERS = [
+    {
+        "title": "Grokking in Transformers",
+        "abstract": "Grokking is delayed generalization long after overfitting.",
+        "url": "https://arxiv.org/abs/2201.02177",
+        "date": "2022-01-06",
+    },
+    {"title": "Memorization and Grokking", "abstract": "Memorization precedes grokking in small transformers."},
+    {"title": "Kelp Forests", "abstract": "Urchins graze kelp at night."},
+]
 
 
 class Recorder:
@@ -188,3 +212,39 @@ async def sent_texts() -> list[str]:
         message = await dpytest.sent_queue.get()
         texts.append(message.content or "")
     return texts
+
+
+def make_client(engine: Engine, settings: Settings) -> PaperbotBot:
+    client = PaperbotBot(engine, settings)
+    # dpytest finds mentioned members in the member cache, which the bot's intents leave off.
+    client._connection._intents.members = True
+    client._connection.member_cache_flags = discord.MemberCacheFlags.from_intents(client._connection._intents)
+    return client
+
+
+async def connect(client: PaperbotBot, monkeypatch: Any, **configure: Any) -> Recorder:
+    """Set the bot up as on login, give it dpytest's guild (alice and bob unless `configure`
+    says otherwise) and record what it sends."""
+    await client._async_setup_hook()
+    dpytest.configure(client, **(configure or {"members": ["alice", "bob"]}))
+    return install(client, monkeypatch)
+
+
+@dataclass(frozen=True)
+class RunningBot:
+    client: PaperbotBot
+    recorder: Recorder
+    settings: Settings
+
+
+@pytest_asyncio.fixture
+async def papers_bot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[RunningBot]:
+    """The bot over a library of PAPERS (real embedded Chroma, fake embedder), no cooldown."""
+    path = tmp_path / "papers.jsonl"
+    path.write_text("\n".join(json.dumps(p) for p in PAPERS))
+    settings = Settings(home=tmp_path / "home", retrieval={"min_score": 0.1}, discord={"cooldown": 0})
+    engine = Engine(settings, embedder=HashingEmbedder())
+    engine.ingest([path])
+    client = make_client(engine, settings)
+    yield RunningBot(client, await connect(client, monkeypatch), settings)
+    await dpytest.empty_queue()

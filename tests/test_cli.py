@@ -1,4 +1,5 @@
-"""The CLI in-process: JSON shapes, exit codes, one-line errors. Uses the real model."""
+"""The CLI in-process: JSON shapes, exit codes, one-line errors. Uses the real model (the sample
+library of tests/conftest.py), except where the embedder does not matter."""
 
 from __future__ import annotations
 
@@ -66,11 +67,15 @@ def test_filters_on_search(sample_env: None) -> None:
     assert dates and all(d is not None and d >= "2025-01-01" for d in dates)
 
 
-def test_first_use_ingests_the_sample_library() -> None:
-    result = run("search", "grokking", "--json")
+def test_first_use_ingests_the_sample_library(monkeypatch: pytest.MonkeyPatch) -> None:
+    with FakeOpenAI() as server:  # what is checked is the first use, not the model: embed fast
+        monkeypatch.setenv("PAPERBOT_EMBEDDING_PROVIDER", "openai")
+        monkeypatch.setenv("PAPERBOT_EMBEDDING_MODEL", "e")
+        monkeypatch.setenv("PAPERBOT_EMBEDDING_BASE_URL", server.base_url)
+        result = run("search", "grokking", "--json")
+        stats = json.loads(run("stats", "--json").stdout)
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["results"]
-    stats = json.loads(run("stats", "--json").stdout)
+    assert json.loads(result.stdout)["results"] and "ingesting the bundled sample library" in result.stderr
     assert stats["papers"] == 211 and stats["by_source"] == {"daily-papers": 211}
 
 

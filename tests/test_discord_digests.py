@@ -75,13 +75,8 @@ class Bot:
 
 async def start_bot(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Bot:
     engine = Engine(settings, embedder=HashingEmbedder())
-    client = PaperbotBot(engine, settings)
-    # dpytest keeps members in the member cache, which the bot's intents leave off.
-    client._connection._intents.members = True
-    client._connection.member_cache_flags = discord.MemberCacheFlags.from_intents(client._connection._intents)
-    await client._async_setup_hook()
-    dpytest.configure(client, text_channels=["papers", "general"], members=["alice", "bob"])
-    recorder = harness.install(client, monkeypatch)
+    client = harness.make_client(engine, settings)
+    recorder = await harness.connect(client, monkeypatch, text_channels=["papers", "general"], members=["alice", "bob"])
     clock = FakeClock()
     client.digests.clock = clock
     return Bot(client, clock, recorder)

@@ -6,18 +6,15 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import discord
 import discord.ext.test as dpytest
 import pytest
-import pytest_asyncio
 from discord.ext.test import backend, factories
 from typer.testing import CliRunner
 
-from assistant.engine import Engine
 from assistant.errors import PaperbotError
 from assistant.feedback import FeedbackLog, feedback_log
 from assistant.models import Answer, Citation, Paper
@@ -25,8 +22,6 @@ from assistant.settings import Settings
 from connectors.cli import app
 from connectors.discord_bot import PaperbotBot
 from tests import discord_harness as harness
-from tests.fakes import HashingEmbedder
-from tests.test_discord_bot import PAPERS, make_client
 
 runner = CliRunner()
 
@@ -101,19 +96,9 @@ def test_a_damaged_log_is_one_clear_error(tmp_path: Path) -> None:
 # ---- Discord reactions ---------------------------------------------------------------
 
 
-@pytest_asyncio.fixture
-async def bot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[PaperbotBot, Settings]]:
-    path = tmp_path / "papers.jsonl"
-    path.write_text("\n".join(json.dumps(p) for p in PAPERS))
-    settings = Settings(home=tmp_path / "home", retrieval={"min_score": 0.1}, discord={"cooldown": 0})
-    engine = Engine(settings, embedder=HashingEmbedder())
-    engine.ingest([path])
-    client = make_client(engine, settings)
-    await client._async_setup_hook()
-    dpytest.configure(client, members=["alice", "bob"])
-    harness.install(client, monkeypatch)
-    yield client, settings
-    await dpytest.empty_queue()
+@pytest.fixture
+def bot(papers_bot: harness.RunningBot) -> tuple[PaperbotBot, Settings]:
+    return papers_bot.client, papers_bot.settings
 
 
 async def answer_messages(client: PaperbotBot, question: str) -> list[discord.Message]:
@@ -162,7 +147,7 @@ async def test_reactions_on_an_answer_become_feedback(bot: Any) -> None:
     assert votes(settings) == [("what is grokking?", 1, 1)]
     [record] = feedback_log(settings.home).records()
     assert record.engine == "extractive" and record.channel == "discord" and record.library == "default"
-    assert {c.title for c in record.cited} <= {p["title"] for p in PAPERS} and record.cited
+    assert {c.title for c in record.cited} <= {p["title"] for p in harness.PAPERS} and record.cited
     await react(text, alice, "👍", added=False)  # taking the reaction back takes the vote back
     assert votes(settings) == [("what is grokking?", 0, 1)]
     stored = (settings.home / "feedback.sqlite3").read_bytes()

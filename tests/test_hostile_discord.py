@@ -24,7 +24,6 @@ from assistant.settings import Settings
 from connectors.discord_bot import APOLOGY, PaperbotBot
 from tests import discord_harness as harness
 from tests.fakes import HashingEmbedder
-from tests.test_discord_bot import make_client
 
 EVIL = "[click me](https://evil.example/steal) **LOUD** @everyone @here <@42> <@&7> ||spoiler|| `code`"
 PAPERS = [
@@ -71,10 +70,8 @@ async def start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cooldown: float
         settings = Settings(home=tmp_path / "home", retrieval={"min_score": 0.05})
         Engine(settings, embedder=HashingEmbedder()).ingest([path])
     settings = Settings(home=tmp_path / "home", retrieval={"min_score": 0.05}, discord={"cooldown": cooldown})
-    client = make_client(Engine(settings, embedder=HashingEmbedder()), settings)
-    await client._async_setup_hook()
-    dpytest.configure(client, members=["alice", "bob"])
-    return client, harness.install(client, monkeypatch)
+    client = harness.make_client(Engine(settings, embedder=HashingEmbedder()), settings)
+    return client, await harness.connect(client, monkeypatch)
 
 
 @pytest_asyncio.fixture

@@ -22,7 +22,6 @@ from connectors.cli import app
 from connectors.discord_bot import PaperbotBot
 from tests import discord_harness as harness
 from tests.fakes import HashingEmbedder
-from tests.test_discord_bot import make_client
 
 OCEAN = [
     {"title": "Kelp Forests at Night", "abstract": "Sea urchins graze kelp forests at night."},
@@ -93,9 +92,8 @@ async def two_servers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncI
     settings = Settings(home=tmp_path / "home", retrieval={"min_score": 0.1}, discord={"cooldown": 0})
     engine = Engine(settings, embedder=HashingEmbedder())
     engine.ingest([papers_file(tmp_path, "comets", COMETS)])
-    client = make_client(engine, settings)
-    await client._async_setup_hook()
-    dpytest.configure(client, guilds=3, text_channels=2, members=["alice"])
+    client = harness.make_client(engine, settings)
+    recorder = await harness.connect(client, monkeypatch, guilds=3, text_channels=2, members=["alice"])
     first, second, _ = dpytest.get_config().guilds
     # Guild ids exist only now: the mapping goes through the settings' validation all the same.
     mapping = {str(first.id): "ocean", str(second.id): "grokking"}
@@ -103,7 +101,7 @@ async def two_servers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncI
     client.libraries = Libraries(engine, DiscordSettings(libraries=mapping).libraries)
     client.libraries.engine("ocean").ingest([papers_file(tmp_path, "ocean", OCEAN)])
     client.libraries.engine("grokking").ingest([papers_file(tmp_path, "grokking", GROKKING)])
-    yield client, harness.install(client, monkeypatch)
+    yield client, recorder
     await dpytest.empty_queue()
 
 

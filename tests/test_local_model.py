@@ -19,7 +19,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import discord
 import discord.ext.test as dpytest
 import pytest
 import pytest_asyncio
@@ -169,13 +168,8 @@ async def local_bot(
     settings = Settings(
         home=sample_home, llm=local_llm(), retrieval={"k": 3}, discord={"cooldown": 0, "stream_interval": 0.2}
     )
-    client = PaperbotBot(Engine(settings), settings)
-    # dpytest finds members in the member cache, which the bot's intents leave off.
-    client._connection._intents.members = True
-    client._connection.member_cache_flags = discord.MemberCacheFlags.from_intents(client._connection._intents)
-    await client._async_setup_hook()
-    dpytest.configure(client, members=["alice"])
-    yield client, harness.install(client, monkeypatch)
+    client = harness.make_client(Engine(settings), settings)
+    yield client, await harness.connect(client, monkeypatch, members=["alice"])
     await dpytest.empty_queue()
 
 
