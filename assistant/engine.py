@@ -216,7 +216,7 @@ class Engine:
         """True when the settings ask for the bundled sample and the library is healthy and
         has never held a paper: a damaged store raises a clear error before this answers,
         and an empty store whose keyword index remembers papers is a lost one, not a new one."""
-        if not self.settings.auto_sample or self.store.paper_count() != 0:
+        if not self.settings.auto_sample or not self.store.is_empty():
             return False
         if self.library.remembers_papers():
             raise PaperbotError(

@@ -466,8 +466,10 @@ class ChromaStore:
     def counts(self) -> tuple[int, int]:
         return int(self.papers.count()), int(self.chunks.count())
 
-    def paper_count(self) -> int:
-        return int(self.papers.count())
+    def is_empty(self) -> bool:
+        """No paper stored. Asked of the chunks: every paper has at least one, and any read of
+        the papers collection (a count too) makes Chroma load its whole vector index."""
+        return self.chunk_count() == 0
 
     def chunk_count(self) -> int:
         return int(self.chunks.count())

@@ -171,7 +171,7 @@ def open_engine(*, quiet: bool = False, need_papers: bool = True, embeds: bool =
     engine = Engine(load_settings())
     if embeds:
         engine.load_embedder_in_background()
-    empty = engine.store.paper_count() == 0
+    empty = engine.store.is_empty()
     if empty and engine.needs_sample():
         err.print("The library is empty: ingesting the bundled sample library (Daily Papers) first.")
         with progress_bar("embedding papers", quiet) as (advance, set_total):
