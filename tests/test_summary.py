@@ -101,7 +101,23 @@ def test_a_paper_stating_only_the_common_words_of_the_topic_is_left_out() -> Non
     rarity = {"coral": 2.0, "reef": 0.2, "bleach": 2.5}  # "reef" is in most papers of the library
     titles = [p.paper.title for p in on_topic("coral reef bleaching", found, 0.45, rarity)]
     assert titles == ["Coral Bleaching Under Heat", "Coral Reef Recovery"]
-    assert len(on_topic("coral reef bleaching", found, 0.45)) == 3  # without weights, the rank bars alone
+    # Without weights, score and similarity alone decide: all three are close to the best.
+    assert len(on_topic("coral reef bleaching", found, 0.45)) == 3
+
+
+def test_evidence_adds_up_so_a_paper_strong_in_words_makes_up_for_meaning() -> None:
+    found = [
+        scored("Distilling Reasoning into Small Models", "We distill reasoning into small models.", 1.0, 0.80),
+        # Ranks well and states every distinctive word, but the embedding finds it less similar:
+        scored(
+            "Teacher Rationales for Student Networks", "Reasoning of a teacher is distilled into students.", 0.75, 0.6
+        ),
+        # As similar, but states only the common word: stays out.
+        scored("Small Models Everywhere", "Small models run on phones.", 0.75, 0.6),
+    ]
+    rarity = {"distil": 3.0, "reason": 1.5, "small": 0.3}
+    titles = [p.paper.title for p in on_topic("distilling reasoning small", found, 0.45, rarity)]
+    assert titles == ["Distilling Reasoning into Small Models", "Teacher Rationales for Student Networks"]
 
 
 def test_rarer_words_of_a_topic_weigh_more(tmp_path: Path) -> None:
