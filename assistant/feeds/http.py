@@ -103,13 +103,16 @@ class FeedClient:
             raise _Retryable(f"the connection was dropped ({_reason(exc)})") from None
         except httpx.HTTPError as exc:
             raise FeedError(f"{host}: {_reason(exc)}") from None
+        finally:
+            self._last[host] = self._clock()
 
     def _keep_spacing(self, host: str, spacing: float) -> None:
+        """Waits until `spacing` seconds have passed since the last reply from `host` ended:
+        counted from the end, not the start, so the host sees the gap however slowly it answered."""
         if spacing > 0 and host in self._last:
             wait = self._last[host] + spacing - self._clock()
             if wait > 0:
                 self._sleep(wait)
-        self._last[host] = self._clock()
 
     def _bounded_body(self, response: httpx.Response, host: str) -> bytes:
         limit = self.settings.max_bytes
