@@ -34,3 +34,21 @@ def release_memory() -> bool:
         return False
     trim(0)
     return True
+
+
+M_ARENA_MAX = -8  # mallopt's parameter number in glibc's malloc.h
+
+
+def limit_heaps(count: int = 2) -> bool:
+    """At most `count` malloc heaps for the process's threads from now on (glibc makes up to
+    8 a core, one per thread that allocates at once): the bot's questions run in worker
+    threads, and each heap keeps its own freed memory. False where this cannot be set."""
+    try:
+        mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
+    except OSError:
+        return False
+    if mallopt is None:
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    return bool(mallopt(M_ARENA_MAX, count))

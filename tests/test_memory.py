@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import subprocess
 import sys
 
 import pytest
@@ -26,3 +27,33 @@ def test_freed_heap_memory_goes_back_to_the_system() -> None:
     assert release_memory() is True
     assert before - rss_mb() > 40, "malloc_trim returned less than half of the freed 80 MB"
     assert keep
+
+
+HEAPS_SCRIPT = """
+import ctypes, sys, threading
+from assistant.memory import limit_heaps
+if sys.argv[1] == "limited":
+    assert limit_heaps(2)
+held = []
+together = threading.Barrier(6)  # all alive at once: a thread that has ended hands its heap on
+def work():
+    held.append([bytes(1000) for _ in range(200)])
+    together.wait()
+threads = [threading.Thread(target=work) for _ in range(6)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+ctypes.CDLL(None).malloc_stats()  # one "Arena N:" block a heap, on stderr
+"""
+
+
+def heaps(mode: str) -> int:
+    done = subprocess.run([sys.executable, "-c", HEAPS_SCRIPT, mode], capture_output=True, text=True, check=True)
+    return done.stderr.count("Arena ")
+
+
+@linux
+def test_threads_share_at_most_the_heaps_allowed() -> None:
+    assert heaps("free") > 2  # glibc's default: a heap for each thread that allocates
+    assert heaps("limited") <= 2
