@@ -32,6 +32,7 @@ from assistant.conversation import Conversation
 from assistant.engine import Engine
 from assistant.errors import PaperbotError
 from assistant.libraries import Libraries
+from assistant.memory import limit_heaps
 from assistant.models import Answer, Filters, ScoredPaper
 from assistant.settings import Settings
 from assistant.summary import markdown
@@ -128,6 +129,7 @@ async def edit_while_streaming(message: Any, tokens: TokenBuffer, done: asyncio.
 
 class PaperbotBot(discord.Client):
     def __init__(self, engine: Engine, settings: Settings) -> None:
+        limit_heaps()  # a long-lived process answering from worker threads: fewer heaps keep less
         intents = discord.Intents.default()
         intents.message_content = True  # mentions and thread follow-ups are read as text
         intents.reactions = True  # 👍/👎 on answers, as raw events so old messages count too
