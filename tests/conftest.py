@@ -68,3 +68,28 @@ def built_once(home: Path) -> Path:
 @pytest.fixture
 def sample_engine(sample_home: Path) -> Iterator[Engine]:
     yield Engine(Settings(home=sample_home))
+
+
+# The files whose few tests run real CLI processes for a minute or more, slowest first. The two
+# pytest-xdist workers take whole files in collection order (`--no-loadscope-reorder`; xdist's
+# default puts files with many tests first, which left these for last and one worker idle while
+# the other ran them): starting with the longest files lets both workers finish together.
+SLOWEST_FILES = (
+    "test_crash.py",
+    "test_library.py",
+    "test_damaged.py",
+    "test_load.py",
+    "test_local_model.py",
+    "test_evaluation.py",
+    "test_hostile_files.py",
+    "test_chroma_server.py",
+    "test_paper_records.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        name = item.path.name
+        return SLOWEST_FILES.index(name) if name in SLOWEST_FILES else len(SLOWEST_FILES)
+
+    items.sort(key=rank)  # stable: each file's own tests keep their order
