@@ -1,4 +1,4 @@
-"""Give freed heap memory back to the operating system.
+"""Give freed heap memory back to the operating system, and read what the process holds.
 
 glibc keeps memory that a process frees for its own reuse; a long-running bot that once
 needed a large buffer (the embedding model's activations for a batch of sentences, the
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import gc
 from collections.abc import Callable
 
 
@@ -52,3 +53,20 @@ def limit_heaps(count: int = 2) -> bool:
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
     return bool(mallopt(M_ARENA_MAX, count))
+
+
+def status_mb(field: str = "VmRSS") -> float:
+    """A memory line of Linux's /proc/self/status, in MB: VmRSS (resident now), VmHWM (peak)."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith(f"{field}:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
+def settled_rss_mb() -> float:
+    """Resident MB after a collection and `release_memory`: memory freed but still resident
+    would hide a leak that reuses it."""
+    gc.collect()
+    release_memory()
+    return status_mb("VmRSS")

@@ -17,18 +17,10 @@ import gc
 import json
 
 from assistant.engine import Engine
+from assistant.memory import status_mb
 from assistant.settings import load_settings
 from bench.machine import machine_info
 from bench.query import DEV, questions
-
-
-def status_mb(field: str) -> float:
-    """A memory line of /proc/self/status (VmRSS: now, VmHWM: peak since reset_peak), in MB."""
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith(f"{field}:"):
-                return round(int(line.split()[1]) / 1024, 1)
-    raise RuntimeError(f"no {field} in /proc/self/status")
 
 
 def rss_mb() -> float:

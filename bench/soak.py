@@ -13,9 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ctypes
-import ctypes.util
-import gc
 import json
 import os
 import random
@@ -26,17 +23,10 @@ from typing import Any
 
 from assistant.conversation import Conversation
 from assistant.engine import Engine
+from assistant.memory import settled_rss_mb
 from assistant.settings import Settings
 from bench.machine import machine_info
-from bench.memory import rss_mb
 from connectors.discord_bot import APOLOGY, PaperbotBot
-
-
-def settled_rss_mb() -> float:
-    """RSS after a collection and malloc_trim: memory freed but still resident would hide a leak."""
-    gc.collect()
-    ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim(0)
-    return rss_mb()
 
 
 async def soak(bot: PaperbotBot, count: int) -> dict[str, Any]:

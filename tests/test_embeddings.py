@@ -10,8 +10,8 @@ import pytest
 from assistant.embeddings import local
 from assistant.embeddings.local import LocalMiniLM
 from assistant.errors import PaperbotError
+from assistant.memory import status_mb
 from tests.fakes import HashingEmbedder
-from tests.test_memory import rss_mb
 
 
 @pytest.fixture(scope="module")
@@ -73,10 +73,10 @@ def test_activation_memory_is_given_back_after_big_batches() -> None:
     """The bot answers for weeks: one burst of large batches must not stay in its RSS."""
     embedder = LocalMiniLM(batch_size=32)
     embedder.embed(["warm up"])
-    idle = rss_mb()
+    idle = status_mb()
     long_texts = [f"{n} retrieval augmented generation with long abstracts " * 40 for n in range(32)]
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(lambda _: embedder.embed(long_texts), range(4)))
     # Kept by the arena's first region and malloc: ~80 MB; without shrinking and trimming
     # (four runs side by side, each 32 x 256 tokens) onnxruntime kept ~2 GB here.
-    assert rss_mb() - idle < 200
+    assert status_mb() - idle < 200

@@ -6,9 +6,6 @@ engine in worker threads, the reply) on the bundled sample library with the real
 from __future__ import annotations
 
 import asyncio
-import ctypes
-import ctypes.util
-import gc
 import random
 import time
 from dataclasses import dataclass
@@ -19,6 +16,7 @@ import pytest
 
 from assistant.conversation import MAX_TURNS, Conversation
 from assistant.engine import Engine
+from assistant.memory import settled_rss_mb, status_mb
 from assistant.settings import Settings
 from connectors.discord_bot import APOLOGY, PaperbotBot
 from connectors.discord_text import inert
@@ -60,22 +58,6 @@ class Inbox:
         return " ".join(m["embed"].description or "" for m in self.messages if "embed" in m)
 
 
-def rss_mb() -> float:
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
-
-
-def settled_rss_mb() -> float:
-    """RSS once freed memory is handed back: without the trim, memory freed earlier (the
-    concurrent part's) stays resident and hides a leak that reuses it."""
-    gc.collect()
-    ctypes.CDLL(ctypes.util.find_library("c")).malloc_trim(0)
-    return rss_mb()
-
-
 @pytest.fixture
 def bot(sample_home: Path) -> PaperbotBot:
     settings = Settings(home=sample_home, discord={"cooldown": 0, "max_concurrent": 2})
@@ -101,7 +83,7 @@ async def fifty_concurrent_questions_get_the_answers_they_get_alone(bot: Paperbo
     titles = titled_questions(bot, 50, seed=5)
     alone = {title: bot.engine.ask(title) for title in titles}
     inboxes = [Inbox() for _ in titles]
-    before, started = rss_mb(), time.perf_counter()
+    before, started = status_mb(), time.perf_counter()
     await asyncio.gather(
         *(bot.answer(t, box.send, User(i, Guild(i))) for i, (t, box) in enumerate(zip(titles, inboxes, strict=True)))
     )
@@ -110,8 +92,8 @@ async def fifty_concurrent_questions_get_the_answers_they_get_alone(bot: Paperbo
         assert APOLOGY not in box.text() and "Sorry" not in box.text()
         assert " ".join(box.text().split()) == " ".join(inert(alone[title].text).split())
         assert alone[title].citations and "**[1]**" in box.sources()
-    print(f"\n50 concurrent: {seconds:.1f} s, RSS {before:.0f} -> {rss_mb():.0f} MB")
-    assert rss_mb() - before < 150
+    print(f"\n50 concurrent: {seconds:.1f} s, RSS {before:.0f} -> {status_mb():.0f} MB")
+    assert status_mb() - before < 150
     return frozenset(titles)
 
 
