@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from assistant.evaluation import evaluate, load_questions
 from assistant.ingest import read_library
 from assistant.settings import load_settings
 from assistant.sources.common import title_key
+from bench.machine import timed
 
 
 class Counting:
@@ -81,12 +81,6 @@ def titles_from(retriever: Any, question: str) -> list[str]:
 def quality(search: Callable[[str], list[str]], questions_file: Path, library: set[str]) -> dict[str, Any]:
     report = evaluate(load_questions(questions_file), search, lambda _: False, library, "baseline").to_dict()
     return {"recall_at_10": report["recall@10"], "mrr": report["mrr"]}
-
-
-def timed(work: Callable[[], Any]) -> tuple[Any, float, float]:
-    wall, cpu = time.perf_counter(), time.process_time()
-    result = work()
-    return result, time.perf_counter() - wall, time.process_time() - cpu
 
 
 def main() -> None:

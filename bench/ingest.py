@@ -24,7 +24,7 @@ import os
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ from assistant.embeddings import Embedder, build_embedder
 from assistant.embeddings.tokenizer import count_tokens
 from assistant.engine import Engine
 from assistant.settings import load_settings
-from bench.machine import machine_info
+from bench.machine import machine_info, timed
 
 CORPORA = Path(__file__).resolve().parents[2] / "shared" / "corpora"
 
@@ -54,12 +54,6 @@ class Recording:
         self.seconds += time.perf_counter() - started
         self.texts.extend(texts)
         return vectors
-
-
-def timed(work: Callable[[], Any]) -> tuple[Any, float, float]:
-    wall, cpu = time.perf_counter(), time.process_time()
-    result = work()
-    return result, time.perf_counter() - wall, time.process_time() - cpu
 
 
 def fresh_model() -> Embedder:
@@ -86,7 +80,8 @@ def pipeline_round(paths: list[Path], again: bool) -> dict[str, Any]:
         warm_up(engine)
         (report, _), wall, cpu = timed(lambda: engine.ingest(paths))
         figures = {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "model_wall_s": round(recording.seconds, 2)}
-        figures |= {"papers": engine.store.counts()[0], "chunks": engine.store.counts()[1], "added": report.added}
+        papers, chunks = engine.store.counts()
+        figures |= {"papers": papers, "chunks": chunks, "added": report.added}
         if again:
             (rerun, _), rerun_wall, _ = timed(lambda: Engine(settings, embedder=recording.inner).ingest(paths))
             figures["unchanged_rerun"] = {"wall_s": round(rerun_wall, 2), "unchanged": rerun.unchanged}

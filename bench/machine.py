@@ -1,11 +1,14 @@
-"""Machine and version facts every benchmark prints next to its figures."""
+"""Machine and version facts every benchmark prints next to its figures, and the timer they share."""
 
 from __future__ import annotations
 
 import os
 import platform
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import metadata
+from typing import Any
 
 
 def machine_info() -> dict[str, object]:
@@ -24,3 +27,10 @@ def machine_info() -> dict[str, object]:
         "system": platform.platform(),
         "versions": versions,
     }
+
+
+def timed(work: Callable[[], Any]) -> tuple[Any, float, float]:
+    """`work()`'s result, wall seconds and CPU seconds (all threads of this process)."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = work()
+    return result, time.perf_counter() - wall, time.process_time() - cpu
